@@ -1,0 +1,115 @@
+"""Shape the freshly baked project to the answers given.
+
+- remove the reports the PM did not ask for, everywhere they appear;
+- write project values (package name, currency, titles) into the notebooks with nbformat
+  (notebooks are copied without Jinja rendering, see design-decisions);
+- optionally create a git repository with a first commit.
+
+Self-contained on purpose: cookiecutter runs hooks from a temporary file.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+
+TEMPLATE_MODULE = "shop_insights"  # the package name the template notebooks are written with
+
+# analysis -> files that exist only for it (paths relative to the project root)
+ANALYSIS_FILES = {
+    "market_research": ["notebooks/market_research.ipynb", "params/market_research.yaml",
+                        "src/{module}/market.py", "tests/test_market.py"],
+    "segmentation": ["notebooks/segmentation.ipynb", "params/segmentation.yaml",
+                     "src/{module}/segmentation.py", "tests/test_segmentation.py"],
+    "churn": ["notebooks/churn.ipynb", "params/churn.yaml",
+              "src/{module}/churn.py", "tests/test_churn.py"],
+    "post_launch_review": ["notebooks/post_launch_review.ipynb", "params/post_launch_review.yaml",
+                           "src/{module}/experiments.py", "tests/test_experiments.py"],
+}
+
+SCHEDULE_FILES = {
+    "github_actions": [".github"],
+    "cron": ["schedule/crontab.txt"],
+}
+
+
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def prune(root: Path, answers: dict) -> None:
+    module = answers["module_name"]
+    for analysis, files in ANALYSIS_FILES.items():
+        if answers[analysis] is not True:
+            for name in files:
+                remove(root / name.format(module=module))
+    for choice, files in SCHEDULE_FILES.items():
+        if answers["schedule"] != choice:
+            for name in files:
+                remove(root / name)
+
+
+def personalise_notebooks(root: Path, answers: dict) -> None:
+    try:
+        import nbformat
+    except ImportError:  # cookiecutter without Jupyter: fall back to plain JSON, same result
+        nbformat = None
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if cell["cell_type"] == "code":
+                text = re.sub(rf"\b{TEMPLATE_MODULE}\b", answers["module_name"], text)
+                if "parameters" in cell.get("metadata", {}).get("tags", []):
+                    text = re.sub(
+                        r'^currency: str = "[A-Z]{3}"',
+                        f"currency: str = {json.dumps(answers['currency'])}",
+                        text,
+                        flags=re.M,
+                    )
+            cell["source"] = text
+        nb["metadata"].setdefault("shop_kit", {}).update(
+            {"project": answers["project_name"], "team": answers["team"]}
+        )
+        if nbformat is not None:
+            node = nbformat.from_dict(nb)
+            nbformat.validate(node)
+            nbformat.write(node, str(path))
+        else:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def init_git(root: Path, answers: dict) -> None:
+    if answers["init_git"] is not True:
+        return
+    if shutil.which("git") is None:
+        print("Note: git is not installed, so no repository was created. Install git and run "
+              "'git init' in the project folder when you want version control.")
+        return
+    identity = []
+    has_email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True)
+    if not has_email.stdout.strip():
+        identity = ["-c", f"user.name={answers['team']}", "-c", "user.email=reports@localhost"]
+    steps = [["git", "init", "-q"], ["git", "add", "-A"],
+             ["git", *identity, "commit", "-q", "-m", "Start from the shop analytics kit"]]
+    for step in steps:
+        done = subprocess.run(step, cwd=root, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"Note: '{' '.join(step)}' failed ({done.stderr.strip()}); the project is "
+                  "complete, set up git by hand if you want it.")
+            return
+
+
+if __name__ == "__main__":
+    project_root = Path.cwd()
+    prune(project_root, ANSWERS)
+    personalise_notebooks(project_root, ANSWERS)
+    init_git(project_root, ANSWERS)
+    sys.exit(0)

@@ -1,0 +1,78 @@
+"""Check the answers before anything is written.
+
+Each rejection is one line a product manager can act on; exiting non-zero makes cookiecutter
+delete the half-made folder. Values are decoded as JSON data, never pasted into code.
+"""
+
+import json
+import keyword
+import re
+import sys
+
+ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+
+ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
+
+# Modules the baked project imports: a package with one of these names would shadow it.
+DEPENDENCY_MODULES = {
+    "cookiecutter", "cruft", "duckdb", "ibis", "ipykernel", "IPython", "jinja2", "jupyter",
+    "jupyterlab", "matplotlib", "nbclient", "nbconvert", "nbformat", "nbval", "numpy", "pandas",
+    "papermill", "pyarrow", "pytest", "scipy", "seaborn", "sklearn", "statsmodels", "tqdm",
+    "yaml", "psycopg", "requests", "notebook", "test", "tests", "src",
+}
+
+# ISO 4217 active codes (2024). Kept inline: hooks cannot import helpers or third-party packages.
+ISO_4217 = set(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF
+    KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR
+    MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
+    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD
+    UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
+)
+
+SLUG = re.compile(r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$")
+MODULE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def problems(answers: dict) -> list[str]:
+    found = []
+    project = str(answers["project"])
+    if not SLUG.match(project) or len(project) > 60:
+        found.append(
+            f"The folder name {project!r} is not usable: use lowercase letters, digits and single "
+            "dashes, starting with a letter (for example: shop-insights)."
+        )
+    module = str(answers["module_name"])
+    if not MODULE.match(module) or not module.isidentifier() or keyword.iskeyword(module):
+        found.append(
+            f"The package name {module!r} is not a valid Python name: use lowercase letters, "
+            "digits and underscores, starting with a letter (for example: shop_insights)."
+        )
+    elif module in sys.stdlib_module_names or module in DEPENDENCY_MODULES:
+        found.append(
+            f"The package name {module!r} would hide the Python module of the same name: "
+            f"pick another one (for example: {module}_reports)."
+        )
+    currency = str(answers["currency"])
+    if currency not in ISO_4217:
+        hint = f" Did you mean {currency.upper()!r}?" if currency.upper() in ISO_4217 else ""
+        found.append(
+            f"The currency {currency!r} is not a 3-letter ISO 4217 code such as USD, EUR or GBP."
+            + hint
+        )
+    if not any(answers[name] is True for name in ANALYSES):
+        found.append(
+            "No report selected: answer yes to at least one of market_research, segmentation, "
+            "churn, post_launch_review."
+        )
+    return found
+
+
+if __name__ == "__main__":
+    reasons = problems(ANSWERS)
+    for reason in reasons:
+        print(f"ERROR: {reason}", file=sys.stderr)
+    if reasons:
+        sys.exit(1)

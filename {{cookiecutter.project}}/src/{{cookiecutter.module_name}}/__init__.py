@@ -1,0 +1,9 @@
+"""{{ cookiecutter.project_name }}: the package behind the report notebooks.
+
+One module per capability: ``config`` (paths and parameters), ``data`` (the data contract,
+loading and validation), ``sample`` (a synthetic shop with planted truths), the analyses
+(``market``, ``segmentation``, ``churn``, ``experiments``), ``plots`` (house style),
+``report`` (recording headline values), ``runner`` (papermill + HTML), ``cli``.
+"""
+
+__version__ = "0.1.0"
