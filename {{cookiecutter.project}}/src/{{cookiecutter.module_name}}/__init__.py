@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}: the package behind the report notebooks.
+"""The package behind the report notebooks (project values are in ``_project``).
 
 One module per capability: ``config`` (paths and parameters), ``data`` (the data contract,
 loading and validation), ``sample`` (a synthetic shop with planted truths), the analyses

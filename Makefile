@@ -1,0 +1,38 @@
+# Shop analytics kit: type `make` to see the commands.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+VENV_ABS := $(abspath $(VENV))
+DEMO := build/demo
+ARGS ?=
+.DEFAULT_GOAL := help
+
+.PHONY: help venv demo test gallery
+
+help: ## Show the commands and what they do
+	@echo "Shop analytics kit: commands"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(VENV)/.kit-installed ## Create .venv with the kit's tools (cookiecutter, pytest, ruff)
+
+$(VENV)/.kit-installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+demo: venv ## Bake the default project into build/demo, run all its reports on sample data
+	@rm -rf $(DEMO) build/.bake && mkdir -p build/.bake
+	$(PY) -m cookiecutter --no-input --output-dir build/.bake . init_git=no
+	@mv build/.bake/shop-insights $(DEMO) && rm -rf build/.bake
+	$(MAKE) --no-print-directory -C $(DEMO) reports VENV=$(VENV_ABS)
+	@echo ""
+	@echo "Done. Open this file in your browser:"
+	@echo "  $(abspath $(DEMO))/reports/latest/index.html"
+
+test: venv ## Run the kit's tests (bakes projects and runs their own tests and reports)
+	$(PY) -m pytest tests $(ARGS)
+
+gallery: venv ## Re-execute the gallery in notebooks/ (the default project on sample data)
+	$(PY) scripts/gallery.py --venv $(VENV_ABS)

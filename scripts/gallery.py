@@ -1,0 +1,42 @@
+"""Regenerate the gallery: the default project's notebooks executed on its sample data.
+
+Bakes the default project into build/gallery, runs its reports with the given virtualenv and
+copies the executed notebooks into the kit's top-level notebooks/ folder, where the repository
+page shows them. tests/test_gallery.py fails when their code drifts from the template's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--venv", default=str(KIT / ".venv"), help="virtualenv to run with")
+    args = parser.parse_args()
+    build = KIT / "build" / "gallery"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    venv = Path(args.venv).absolute()
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "cookiecutter", "--no-input", "--output-dir", str(build),
+                    str(KIT), "init_git=no"], check=True)
+    project = build / "shop-insights"
+    subprocess.run(["make", "-C", str(project), "reports", f"VENV={venv}"], check=True)
+    gallery = KIT / "notebooks"
+    gallery.mkdir(exist_ok=True)
+    for old in gallery.glob("*.ipynb"):
+        old.unlink()
+    for executed in sorted((project / "reports" / "latest").glob("*.ipynb")):
+        shutil.copy2(executed, gallery / executed.name)
+        print(f"gallery: {executed.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,240 @@
+"""Baking the template: options, file sets, hooks, hostile input, cruft."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from conftest import ANALYSES, KIT, bake_cli, baked
+
+# Files every project has, whatever the answers (relative paths, `shop_insights` = module).
+CORE_FILES = {
+    ".gitignore", ".pre-commit-config.yaml", "Makefile", "README.md", "pyproject.toml",
+    "data/raw/.gitkeep", "reports/.gitkeep", "params/defaults.yaml", "params/alerts.yaml",
+    "params/import.yaml", "schedule/airflow_dag.py",
+    "src/shop_insights/__init__.py", "src/shop_insights/__main__.py",
+    "src/shop_insights/_project.py", "src/shop_insights/cli.py", "src/shop_insights/config.py",
+    "src/shop_insights/contract.py", "src/shop_insights/data.py",
+    "src/shop_insights/importers.py", "src/shop_insights/plots.py",
+    "src/shop_insights/report.py", "src/shop_insights/runner.py",
+    "src/shop_insights/sample.py",
+}
+ANALYSIS_FILES = {
+    "market_research": {"notebooks/market_research.ipynb", "params/market_research.yaml",
+                        "src/shop_insights/market.py", "tests/test_market.py"},
+    "segmentation": {"notebooks/segmentation.ipynb", "params/segmentation.yaml",
+                     "src/shop_insights/segmentation.py", "tests/test_segmentation.py"},
+    "churn": {"notebooks/churn.ipynb", "params/churn.yaml", "src/shop_insights/churn.py",
+              "tests/test_churn.py"},
+    "post_launch_review": {"notebooks/post_launch_review.ipynb",
+                           "params/post_launch_review.yaml",
+                           "src/shop_insights/experiments.py", "tests/test_experiments.py"},
+}
+SCHEDULE_FILES = {"github_actions": {".github/workflows/reports.yml"},
+                  "cron": {"schedule/crontab.txt"}, "none": set()}
+
+
+def files_of(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def template_only(project: Path) -> set[str]:
+    """Files of the template that are not tied to one analysis or schedule (core + shared)."""
+    everything = files_of(project)
+    tied = set().union(*ANALYSIS_FILES.values(), *SCHEDULE_FILES.values())
+    return everything - tied
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [(name,) for name in ANALYSES] + [ANALYSES],
+    ids=lambda chosen: "only " + chosen[0] if len(chosen) == 1 else "all analyses",
+)
+def test_each_analysis_alone_and_all_together_give_exactly_their_files(chosen):
+    answers = {name: name in chosen for name in ANALYSES}
+    with baked(**answers) as project:
+        found = files_of(project)
+        expected_tied = set().union(*(ANALYSIS_FILES[name] for name in chosen))
+        expected_tied |= SCHEDULE_FILES["github_actions"]
+        assert CORE_FILES <= found, f"missing core files: {sorted(CORE_FILES - found)}"
+        for name in ANALYSES:
+            present = ANALYSIS_FILES[name] & found
+            if name in chosen:
+                assert present == ANALYSIS_FILES[name]
+            else:
+                assert not present, f"{name} was not chosen but {sorted(present)} remain"
+        assert expected_tied <= found
+
+
+def test_the_file_set_is_exactly_the_template_for_the_default_answers():
+    with baked() as project:
+        template = {
+            p.relative_to(KIT / "{{cookiecutter.project}}").as_posix().replace(
+                "{{cookiecutter.module_name}}", "shop_insights")
+            for p in (KIT / "{{cookiecutter.project}}").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+        template -= SCHEDULE_FILES["cron"]
+        assert files_of(project) == template
+
+
+@pytest.mark.parametrize("schedule", ["github_actions", "cron", "none"])
+@pytest.mark.parametrize("backend", ["duckdb", "postgres", "other"])
+def test_backend_and_schedule_choices(backend, schedule):
+    with baked(data_backend=backend, schedule=schedule) as project:
+        found = files_of(project)
+        for choice, files in SCHEDULE_FILES.items():
+            assert (files <= found) if choice == schedule else not (files & found)
+        readme = (project / "README.md").read_text(encoding="utf-8")
+        if backend == "postgres":
+            assert "postgres://" in readme
+        elif backend == "other":
+            assert "bigquery://" in readme
+        else:
+            assert "data_dir: data/raw" in readme
+        if schedule == "github_actions":
+            workflow = yaml.safe_load((project / ".github/workflows/reports.yml").read_text())
+            triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+            assert triggers["schedule"][0]["cron"] == "0 6 * * 1"
+            assert "workflow_dispatch" in triggers
+            assert "${{ secrets.SHOP_DATA_URL }}" in json.dumps(workflow)
+
+
+def test_no_analysis_is_rejected_with_one_clear_line_and_no_folder(tmp_path):
+    done = bake_cli(tmp_path, *(f"{name}=no" for name in ANALYSES))
+    assert done.returncode != 0
+    assert "No report selected" in done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("project=Shop Insights!", "folder name 'Shop Insights!' is not usable"),
+        ("project=1shop", "folder name '1shop' is not usable"),
+        ("currency=usd", "Did you mean 'USD'?"),
+        ("currency=XYZ", "is not a 3-letter ISO 4217 code"),
+        ("module_name=class", "not a valid Python name"),
+        ("module_name=pandas", "would hide the Python module"),
+        ("module_name=json", "would hide the Python module"),
+        ("module_name=my-module", "not a valid Python name"),
+    ],
+)
+def test_bad_answers_are_rejected_with_one_clear_line_and_no_folder(tmp_path, answer, message):
+    done = bake_cli(tmp_path, answer)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+    assert not any(tmp_path.iterdir()), "a rejected bake must leave nothing behind"
+
+
+def test_no_template_syntax_is_left_outside_notebooks():
+    with baked(data_backend="postgres", schedule="cron") as project:
+        leftovers = []
+        for path in project.rglob("*"):
+            if path.is_file() and path.suffix != ".ipynb":
+                text = path.read_text(encoding="utf-8")
+                if "{{ cookiecutter" in text or "{%" in text or "cookiecutter." in text:
+                    leftovers.append(path.relative_to(project).as_posix())
+        assert leftovers == []
+
+
+def test_notebooks_are_valid_clean_and_personalised():
+    with baked(project="acme-reports", currency="EUR") as project:
+        notebooks = sorted((project / "notebooks").glob("*.ipynb"))
+        assert len(notebooks) == 4
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            nbformat.validate(nb)
+            assert nb.metadata.kernelspec.name == "python3"
+            code = [c for c in nb.cells if c.cell_type == "code"]
+            assert all(not c.get("outputs") and c.execution_count is None for c in code)
+            params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+            assert len(params) == 1, f"{path.name} needs exactly one parameters cell"
+            assert 'currency: str = "EUR"' in params[0].source
+            source = "\n".join(c.source for c in code)
+            assert "acme_reports" in source and "shop_insights" not in source
+
+
+def test_baked_project_is_ruff_clean():
+    with baked(data_backend="postgres", schedule="cron") as project:
+        ruff = [sys.executable, "-m", "ruff"]
+        check = subprocess.run([*ruff, "check", "."], cwd=project, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        fmt = subprocess.run([*ruff, "format", "--check", "."], cwd=project, capture_output=True,
+                             text=True)
+        assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+HOSTILE_NAMES = [
+    'Quote " and \' and """ triple',
+    "New\nline",
+    "Ünïcødé 数据 🚀",
+    "__import__('os').system('touch /tmp/kit-pwned')",
+    "{{ 7 * 7 }} and {% raw %}",
+    "back\\slash\\",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_hostile_names_are_treated_as_data(hostile):
+    marker = Path("/tmp/kit-pwned")
+    marker.unlink(missing_ok=True)
+    with baked(project_name=hostile, team=hostile) as project:
+        assert not marker.exists()
+        namespace: dict = {}
+        exec(compile((project / "src/shop_insights/_project.py").read_text(), "_project", "exec"),
+             namespace)
+        assert namespace["PROJECT_NAME"] == hostile and namespace["TEAM"] == hostile
+        ast.parse((project / "src/shop_insights/__init__.py").read_text())
+        for path in (project / "notebooks").glob("*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            assert nb.metadata.shop_kit.project == hostile
+
+
+def test_git_repository_with_first_commit_when_asked():
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    with baked(init_git=True) as project:
+        log = subprocess.run(["git", "log", "--oneline"], cwd=project, capture_output=True,
+                             text=True)
+        assert log.returncode == 0 and "Start from the shop analytics kit" in log.stdout
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=project,
+                                capture_output=True, text=True)
+        assert status.stdout == "", "everything baked should be committed"
+
+
+def test_cruft_create_then_check_passes():
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    work = Path(tempfile.mkdtemp(prefix="kit-cruft-"))
+    try:
+        # cruft needs a git repository of the template: snapshot the working tree into one
+        repo = work / "kit"
+        shutil.copytree(KIT, repo, ignore=shutil.ignore_patterns(".venv", "build", ".git",
+                                                                 "__pycache__", ".pytest_cache"))
+        git = ["git", "-c", "user.name=kit", "-c", "user.email=kit@localhost"]
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+            subprocess.run([*git, *step], cwd=repo, check=True, capture_output=True)
+        cruft = [str(Path(sys.executable).with_name("cruft"))]
+        created = subprocess.run(
+            [*cruft, "create", "--no-input", "--output-dir", str(work / "out"), str(repo),
+             "--extra-context", json.dumps({"init_git": False})],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+        project = work / "out" / "shop-insights"
+        assert (project / ".cruft.json").is_file()
+        checked = subprocess.run([*cruft, "check"], cwd=project, capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
