@@ -134,7 +134,7 @@ def _write(table: pa.Table, path: Path, file_format: str) -> None:
     else:
         tmp = tmp.with_name(path.stem + ".parquet.tmp")
         path = path.with_suffix(".parquet")
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="snappy")
     tmp.replace(path)
 
 
@@ -260,26 +260,40 @@ def _season(day: np.ndarray) -> np.ndarray:
 SEASON_MAX = 1.0 + 0.6 + 0.12 + 0.15
 
 
-def _purchase_times(rng: np.random.Generator, people: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _purchase_times(
+    rng: np.random.Generator, people: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Order days of each customer: first order at sign-up, then a thinned Poisson process
-    until the customer drops out (a chance after every purchase) or the history ends."""
+    until the customer drops out (a chance after every purchase) or the history ends.
+
+    Vectorised without a loop over purchases: candidate times come from a Poisson count and
+    sorted uniforms (built from cumulated exponentials, so no sort is needed), are thinned by
+    the season, and each customer keeps only the repeat purchases made before dropping out
+    (a geometric number: the failures before the first dropout).
+    """
     n = len(people["rate"])
-    day_chunks, who_chunks = [people["signup"]], [np.arange(n)]
-    alive = rng.random(n) >= people["dropout"]
-    current = people["signup"].copy()
-    active = np.flatnonzero(alive)
-    while active.size:
-        current[active] += rng.exponential(1.0 / (people["rate"][active] * SEASON_MAX))
-        active = active[current[active] < HISTORY_DAYS]
-        keep = rng.random(active.size) < _season(current[active]) / SEASON_MAX
-        bought = active[keep]
-        day_chunks.append(current[bought].copy())
-        who_chunks.append(bought)
-        leaving = bought[rng.random(bought.size) < people["dropout"][bought]]
-        alive[leaving] = False
-        active = active[alive[active]]
-    people["alive_at_end"] = alive
-    days, who = np.concatenate(day_chunks), np.concatenate(who_chunks)
+    span = HISTORY_DAYS - people["signup"]
+    counts = rng.poisson(people["rate"] * SEASON_MAX * span)
+    who = np.repeat(np.arange(n), counts)
+    starts = np.cumsum(counts) - counts  # first candidate of each customer
+    # k sorted uniforms = cumsum(E_1..E_k) / sum(E_1..E_k+1), per customer (segmented cumsum)
+    gaps = rng.exponential(size=who.size)
+    running = np.cumsum(gaps)
+    offset = np.repeat(running[starts - 1] * (starts > 0) if who.size else np.zeros(n), counts)
+    within = running - offset
+    totals = np.zeros(n)
+    np.add.at(totals, who, gaps)
+    totals += rng.exponential(size=n)
+    days = people["signup"][who] + span[who] * within / totals[who]
+    accepted = rng.random(who.size) < _season(days) / SEASON_MAX
+    days, who = days[accepted], who[accepted]
+    kept = np.bincount(who, minlength=n)
+    rank = np.arange(who.size) - np.repeat(np.cumsum(kept) - kept, kept)  # 0-based per customer
+    repeats_allowed = rng.geometric(people["dropout"]) - 1  # purchases before dropping out
+    before_dropout = rank < repeats_allowed[who]
+    people["alive_at_end"] = kept < repeats_allowed
+    days = np.concatenate([people["signup"], days[before_dropout]])
+    who = np.concatenate([np.arange(n), who[before_dropout]])
     order = np.lexsort((days, who))
     return days[order], who[order]
 

@@ -1,0 +1,102 @@
+"""The baked project's own quality gate: its Makefile targets, tests and a real report run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ANALYSES, VENV, baked, make
+
+MAKE_TARGETS = {"help", "setup", "data", "reports", "validate", "test", "lab"}
+
+
+def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 0, (done.stdout[-4000:] + "\n" + done.stderr[-4000:])
+
+
+def latest_summary(project: Path) -> dict:
+    return json.loads((project / "reports" / "latest" / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def default_project():
+    with baked() as project:
+        assert_ok(make(project, "setup"))
+        yield project
+
+
+def test_make_help_lists_every_target_with_its_description(default_project):
+    done = make(default_project)  # help is the default goal
+    assert_ok(done)
+    listed = set(re.findall(r"make (\w+)", done.stdout))
+    declared = set(re.findall(r"^([a-z]+):.*## ", (default_project / "Makefile").read_text(), re.M))
+    assert listed == declared == MAKE_TARGETS
+
+
+def test_make_data_then_validate_passes(default_project):
+    assert_ok(make(default_project, "data", CUSTOMERS="3000"))
+    assert (default_project / "data/sample/truth.json").is_file()
+    done = make(default_project, "validate")
+    assert_ok(done)
+
+
+def test_make_test_passes_in_the_baked_project(default_project):
+    assert_ok(make(default_project, "test", ARGS="-q -p no:cacheprovider"))
+
+
+def test_make_reports_writes_every_report_and_points_latest_at_it(default_project):
+    assert_ok(make(default_project, "reports"))
+    summary = latest_summary(default_project)
+    assert set(summary["notebooks"]) == set(ANALYSES)
+    assert all(r["status"] == "ok" for r in summary["notebooks"].values())
+    latest = default_project / "reports" / "latest"
+    for name in ANALYSES:
+        executed = json.loads((latest / f"{name}.ipynb").read_text())
+        errors = [o for c in executed["cells"] for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert errors == [], name
+        assert (latest / f"{name}.html").stat().st_size > 10_000
+    assert (default_project / "reports" / "index.html").is_file()
+
+
+def test_make_lab_starts_jupyterlab(default_project):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = f"--no-browser --port={port} --ip=127.0.0.1 --ServerApp.token=kit-test"
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", str(default_project), "lab", f"VENV={VENV}",
+         f"LAB_ARGS={args}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(default_project / ".jupyter-runtime")},
+    )
+    seen = ""
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and f":{port}/lab" not in seen:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+            seen += line
+        assert f"127.0.0.1:{port}/lab" in seen, seen[-2000:]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("only", ANALYSES)
+def test_a_single_analysis_project_tests_and_reports(only):
+    answers = {name: name == only for name in ANALYSES}
+    with baked(**answers) as project:
+        assert_ok(make(project, "test", ARGS="-q -p no:cacheprovider"))
+        assert_ok(make(project, "reports"))
+        summary = latest_summary(project)
+        assert list(summary["notebooks"]) == [only]
+        assert summary["notebooks"][only]["status"] == "ok"

@@ -1,0 +1,93 @@
+"""The real execution path: the runner executes every notebook with papermill on the sample
+shop, and the recorded headline values recover what the generator planted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def run(sample_dir, tmp_path_factory):
+    """One full report run in a scratch copy of the project (the real reports/ is untouched)."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    shutil.copytree(ROOT / "params", project / "params")
+    (project / "data").mkdir()
+    (project / "data" / "sample").symlink_to(sample_dir)
+    env = {**os.environ, "SHOP_PROJECT_ROOT": str(project)}
+    env.pop("SHOP_DATA_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--jobs", "2"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=1200,
+    )
+    latest = project / "reports" / "latest"
+    summary = json.loads((latest / "summary.json").read_text()) if latest.exists() else None
+    return done, summary, latest
+
+
+def test_every_report_runs_ok(run):
+    done, summary, _ = run
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert set(summary["notebooks"]) == set(NOTEBOOKS)
+    for name, result in summary["notebooks"].items():
+        assert result["status"] == "ok", (name, result.get("error"))
+
+
+def test_summary_has_the_documented_shape(run):
+    _, summary, latest = run
+    assert {"run_id", "started_at", "finished_at", "params", "notebooks"} <= set(summary)
+    for name in NOTEBOOKS:
+        assert (latest / f"{name}.ipynb").is_file() and (latest / f"{name}.html").is_file()
+        assert summary["notebooks"][name]["metrics"], f"{name} recorded no headline values"
+    assert (latest / "run.log").is_file()
+
+
+def metrics(run, notebook: str) -> dict:
+    _, summary, _ = run
+    if notebook not in summary["notebooks"]:
+        pytest.skip(f"the {notebook} report is not part of this project")
+    return summary["notebooks"][notebook]["metrics"]
+
+
+def test_segmentation_recovers_the_planted_customer_types(run):
+    found = metrics(run, "segmentation")
+    assert found["k"] == 4
+    assert found["ari_vs_truth"] >= 0.8
+
+
+def test_churn_model_beats_the_recency_baseline(run):
+    found = metrics(run, "churn")
+    assert 0 < found["churn_rate"] < 1
+    assert found["auc_roc"] > found["baseline_auc_recency"]
+    assert found["auc_roc"] > 0.7
+
+
+def test_post_launch_review_covers_the_planted_lift(run, truth):
+    found = metrics(run, "post_launch_review")
+    assert found["srm_p"] > 0.001
+    conversion = next(m for m in found["metrics"] if m["name"] == "conversion")
+    planted = truth["experiment"]["conversion"]["abs_lift"]
+    assert conversion["ci_low"] <= planted <= conversion["ci_high"]
+    assert found["verdict"] in {"ship", "iterate", "roll back"}
+
+
+def test_market_research_recovers_nps_price_points_and_index(run, truth):
+    found = metrics(run, "market_research")
+    planted_nps = truth["survey"]["nps"]["value"]
+    assert found["nps"]["ci_low"] <= planted_nps <= found["nps"]["ci_high"]
+    planted_vw = truth["survey"]["van_westendorp"]
+    assert found["van_westendorp"]["dropped"] == planted_vw["dropped"]
+    for point in ("opp", "idp", "pmc", "pme"):
+        assert found["van_westendorp"][point] == pytest.approx(
+            planted_vw["original"][point], rel=0.05)
+    assert found["price_index"]["median"] == pytest.approx(truth["price_index"]["median"], abs=2)
