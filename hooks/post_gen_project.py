@@ -22,14 +22,21 @@ TEMPLATE_MODULE = "shop_insights"  # the package name the template notebooks are
 # analysis -> files that exist only for it (paths relative to the project root)
 ANALYSIS_FILES = {
     "market_research": ["notebooks/market_research.ipynb", "params/market_research.yaml",
-                        "src/{module}/market.py", "tests/test_market.py"],
+                        "src/{module}/market.py", "tests/test_market.py",
+                        "tests/test_market_research_notebook.py"],
     "segmentation": ["notebooks/segmentation.ipynb", "params/segmentation.yaml",
-                     "src/{module}/segmentation.py", "tests/test_segmentation.py"],
-    "churn": ["notebooks/churn.ipynb", "params/churn.yaml",
-              "src/{module}/churn.py", "tests/test_churn.py"],
+                     "src/{module}/segmentation.py", "tests/test_segmentation.py",
+                     "tests/test_segmentation_notebook.py"],
+    "churn": ["notebooks/churn.ipynb", "params/churn.yaml", "src/{module}/churn.py",
+              "src/{module}/bgnbd.py", "tests/test_churn.py", "tests/test_bgnbd.py",
+              "tests/test_churn_notebook.py"],
     "post_launch_review": ["notebooks/post_launch_review.ipynb", "params/post_launch_review.yaml",
-                           "src/{module}/experiments.py", "tests/test_experiments.py"],
+                           "src/{module}/experiments.py", "tests/test_experiments.py",
+                           "tests/test_post_launch_review_notebook.py"],
 }
+
+# Caches a developer's tools may leave inside the template; never part of a project.
+STRAY_DIRS = ("__pycache__", ".ruff_cache", ".pytest_cache", ".ipynb_checkpoints")
 
 SCHEDULE_FILES = {
     "github_actions": [".github"],
@@ -45,6 +52,9 @@ def remove(path: Path) -> None:
 
 
 def prune(root: Path, answers: dict) -> None:
+    for stray in STRAY_DIRS:
+        for folder in list(root.rglob(stray)):
+            shutil.rmtree(folder, ignore_errors=True)
     module = answers["module_name"]
     for analysis, files in ANALYSIS_FILES.items():
         if answers[analysis] is not True:

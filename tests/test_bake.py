@@ -29,14 +29,18 @@ CORE_FILES = {
 }
 ANALYSIS_FILES = {
     "market_research": {"notebooks/market_research.ipynb", "params/market_research.yaml",
-                        "src/shop_insights/market.py", "tests/test_market.py"},
+                        "src/shop_insights/market.py", "tests/test_market.py",
+                        "tests/test_market_research_notebook.py"},
     "segmentation": {"notebooks/segmentation.ipynb", "params/segmentation.yaml",
-                     "src/shop_insights/segmentation.py", "tests/test_segmentation.py"},
+                     "src/shop_insights/segmentation.py", "tests/test_segmentation.py",
+                     "tests/test_segmentation_notebook.py"},
     "churn": {"notebooks/churn.ipynb", "params/churn.yaml", "src/shop_insights/churn.py",
-              "tests/test_churn.py"},
+              "src/shop_insights/bgnbd.py", "tests/test_churn.py", "tests/test_bgnbd.py",
+              "tests/test_churn_notebook.py"},
     "post_launch_review": {"notebooks/post_launch_review.ipynb",
                            "params/post_launch_review.yaml",
-                           "src/shop_insights/experiments.py", "tests/test_experiments.py"},
+                           "src/shop_insights/experiments.py", "tests/test_experiments.py",
+                           "tests/test_post_launch_review_notebook.py"},
 }
 SCHEDULE_FILES = {"github_actions": {".github/workflows/reports.yml"},
                   "cron": {"schedule/crontab.txt"}, "none": set()}

@@ -58,11 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="import your own export into data/raw")
     importer.add_argument("source", help="CSV or Parquet file to import")
     importer.add_argument("--table", default="orders", help="contract table it fills")
+    importer.add_argument("--preset", default=None, help="a known export format, e.g. shop_orders")
     importer.add_argument(
-        "--preset", default=None, help="a known export format, e.g. shop_orders"
+        "--map",
+        dest="column_map",
+        default=None,
+        help="YAML file with the column map (default: params/import.yaml)",
     )
-    importer.add_argument("--map", dest="column_map", default=None,
-                          help="YAML file with the column map (default: params/import.yaml)")
     importer.add_argument("--out", default="data/raw", help="output folder")
     importer.set_defaults(handler=_cli_import)
     return parser
@@ -73,11 +75,16 @@ def _cli_sample(args: argparse.Namespace) -> int:
 
     out = config.resolve(args.out)
     truth = sample.write_sample(
-        out, customers=args.customers, seed=args.seed, file_format=args.format,
+        out,
+        customers=args.customers,
+        seed=args.seed,
+        file_format=args.format,
         faults=tuple(args.fault),
     )
-    print(f"Sample shop written to {out} ({truth['counts']['orders']:,} orders, "
-          f"{truth['counts']['customers']:,} customers); planted values in truth.json.")
+    print(
+        f"Sample shop written to {out} ({truth['counts']['orders']:,} orders, "
+        f"{truth['counts']['customers']:,} customers); planted values in truth.json."
+    )
     return 0
 
 
@@ -100,7 +107,9 @@ def _cli_import(args: argparse.Namespace) -> int:
     from . import config, importers
 
     written = importers.import_file(
-        config.resolve(args.source), table=args.table, preset=args.preset,
+        config.resolve(args.source),
+        table=args.table,
+        preset=args.preset,
         column_map_file=config.resolve(args.column_map) if args.column_map else None,
         out_dir=config.resolve(args.out),
     )

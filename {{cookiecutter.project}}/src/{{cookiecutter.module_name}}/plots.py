@@ -14,24 +14,41 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
 PALETTE = ["#2E5EAA", "#E07A1F", "#3A9D5D", "#C0392B", "#7D5BA6", "#8C8C8C", "#17A2B8"]
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩",
-            "AUD": "A$", "CAD": "C$", "CHF": "CHF ", "BRL": "R$", "SEK": "kr ", "NOK": "kr ",
-            "DKK": "kr ", "PLN": "zł ", "MXN": "MX$"}
+_SYMBOLS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "KRW": "₩",
+    "AUD": "A$",
+    "CAD": "C$",
+    "CHF": "CHF ",
+    "BRL": "R$",
+    "SEK": "kr ",
+    "NOK": "kr ",
+    "DKK": "kr ",
+    "PLN": "zł ",
+    "MXN": "MX$",
+}
 
 
 def use_house_style() -> None:
     """Apply the house style to every chart drawn afterwards in this kernel."""
     sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=1.05)
-    mpl.rcParams.update({
-        "figure.figsize": (8, 4.2),
-        "figure.dpi": 90,
-        "savefig.dpi": 90,
-        "axes.titleweight": "bold",
-        "axes.titlesize": 13,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "figure.autolayout": True,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (8, 4.2),
+            "figure.dpi": 90,
+            "savefig.dpi": 90,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 13,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.autolayout": True,
+        }
+    )
 
 
 def currency_symbol(currency: str) -> str:
@@ -73,8 +90,9 @@ def styled_table(
     decimals: dict[str, int] | None = None,
 ):
     """A pandas Styler with money and percentage columns formatted; the index hidden."""
-    formats = {col: (lambda v, c=currency: format_money(v, c, 2 if abs(v) < 100 else 0))
-               for col in money}
+    formats = {
+        col: (lambda v, c=currency: format_money(v, c, 2 if abs(v) < 100 else 0)) for col in money
+    }
     formats.update({col: (lambda v: format_pct(v)) for col in pct})
     formats.update({col: f"{{:,.{d}f}}" for col, d in (decimals or {}).items()})
     # escape="html": product names and segment labels come from data and must render inert

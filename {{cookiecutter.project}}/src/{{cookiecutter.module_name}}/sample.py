@@ -10,6 +10,7 @@ What is planted:
   each purchase), thinned by a yearly season with a Black-Friday peak and a weekly cycle;
 - an A/B experiment in the last four weeks with a planted lift on conversion (and so on revenue
   per visitor), an unchanged guardrail (refund rate), sessions with funnel drop-off by device;
+- a launch without an experiment (app order values +10% from a known date, web unchanged);
 - a survey with known NPS per segment, Likert items with known top-2-box shares and Van
   Westendorp answers whose price points are known in closed form;
 - a catalogue and competitor prices with a known price index, unmatched and outlier SKUs.
@@ -63,14 +64,58 @@ class CustomerType:
 
 
 TYPES = (
-    CustomerType("loyal_high_value", 0.12, 12, 0.01, 250.0, 0.04, 0.02, (0.4, 0.55, 0.05),
-                 (0.15, 0.30, 0.35, 0.10, 0.10), 0.95, "Repeat buyers"),
-    CustomerType("regular", 0.30, 25, 0.012, 60.0, 0.08, 0.03, (0.6, 0.3, 0.1),
-                 (0.25, 0.30, 0.15, 0.20, 0.10), 0.70, "Repeat buyers"),
-    CustomerType("bargain_hunter", 0.26, 30, 0.04, 22.0, 0.95, 0.06, (0.3, 0.2, 0.5),
-                 (0.50, 0.10, 0.05, 0.30, 0.05), 0.60, "Deal seekers"),
-    CustomerType("one_off", 0.32, 150, 0.90, 45.0, 0.03, 0.04, (0.7, 0.1, 0.2),
-                 (0.20, 0.20, 0.20, 0.20, 0.20), 0.25, "One-time buyers"),
+    CustomerType(
+        "loyal_high_value",
+        0.12,
+        12,
+        0.01,
+        250.0,
+        0.04,
+        0.02,
+        (0.4, 0.55, 0.05),
+        (0.15, 0.30, 0.35, 0.10, 0.10),
+        0.95,
+        "Repeat buyers",
+    ),
+    CustomerType(
+        "regular",
+        0.30,
+        25,
+        0.012,
+        60.0,
+        0.08,
+        0.03,
+        (0.6, 0.3, 0.1),
+        (0.25, 0.30, 0.15, 0.20, 0.10),
+        0.70,
+        "Repeat buyers",
+    ),
+    CustomerType(
+        "bargain_hunter",
+        0.26,
+        30,
+        0.04,
+        22.0,
+        0.95,
+        0.06,
+        (0.3, 0.2, 0.5),
+        (0.50, 0.10, 0.05, 0.30, 0.05),
+        0.60,
+        "Deal seekers",
+    ),
+    CustomerType(
+        "one_off",
+        0.32,
+        150,
+        0.90,
+        45.0,
+        0.03,
+        0.04,
+        (0.7, 0.1, 0.2),
+        (0.20, 0.20, 0.20, 0.20, 0.20),
+        0.25,
+        "One-time buyers",
+    ),
 )
 
 # Experiment: planted relative lift on the chance to convert during the window.
@@ -80,8 +125,19 @@ ADD_TO_CART_BY_DEVICE = {"desktop": 0.38, "mobile": 0.22, "tablet": 0.30}
 VIEW_RATE = 0.75
 CHECKOUT_GIVEN_CART = 0.55
 
+# No-experiment launch: the app got a change four weeks before the end that lifts app order
+# values by 10%; web is the comparison series (for the pre/post difference-in-differences).
+PRE_POST_CHANNEL = "app"
+PRE_POST_COMPARISON = "web"
+PRE_POST_LIFT = 0.10
+PRE_POST_LAUNCH_DAY = HISTORY_DAYS - EXPERIMENT_DAYS
+
 # Survey: planted (promoter, detractor) probabilities per segment.
-NPS_MIX = {"Repeat buyers": (0.62, 0.10), "Deal seekers": (0.38, 0.24), "One-time buyers": (0.28, 0.36)}
+NPS_MIX = {
+    "Repeat buyers": (0.62, 0.10),
+    "Deal seekers": (0.38, 0.24),
+    "One-time buyers": (0.28, 0.36),
+}
 LIKERT_ITEMS = {  # planted probabilities of answers 1..5
     "likert_easy_to_find": (0.05, 0.10, 0.20, 0.40, 0.25),
     "likert_value_for_money": (0.10, 0.20, 0.30, 0.25, 0.15),
@@ -89,7 +145,12 @@ LIKERT_ITEMS = {  # planted probabilities of answers 1..5
 }
 # Van Westendorp: log-prices with a shared respondent factor -> ordered answers with
 # LogNormal(mu_k, s) marginals, so every crossing is exp(mean of the two mus).
-VW_MEDIANS = {"vw_too_cheap": 15.0, "vw_cheap": 25.0, "vw_expensive": 40.0, "vw_too_expensive": 60.0}
+VW_MEDIANS = {
+    "vw_too_cheap": 15.0,
+    "vw_cheap": 25.0,
+    "vw_expensive": 40.0,
+    "vw_too_expensive": 60.0,
+}
 VW_SHARED_SD, VW_OWN_SD = 0.30, 0.05
 VW_DISORDERED_SHARE = 0.04
 
@@ -122,7 +183,9 @@ def write_sample(
     out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         _write(table, out / f"{name}.{file_format}", file_format)
-    truth["counts"] = {name: table.num_rows for name, table in tables.items() if name != "truth_customer_types"}
+    truth["counts"] = {
+        name: table.num_rows for name, table in tables.items() if name != "truth_customer_types"
+    }
     (out / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True), encoding="utf-8")
     return truth
 
@@ -146,7 +209,7 @@ def generate(
     start = as_of.normalize() - pd.Timedelta(days=HISTORY_DAYS) + pd.Timedelta(hours=0)
     people = _customers(rng, customers)
     days, who = _purchase_times(rng, people)
-    experiment = _experiment(rng, people, days, who, broken_split="broken_split" in faults)
+    experiment = _experiment(rng, people, broken_split="broken_split" in faults)
     orders = _orders(rng, people, days, who, experiment)
     sessions = _sessions(rng, people, experiment)
     survey, survey_truth = _survey(rng, people, as_of)
@@ -155,49 +218,66 @@ def generate(
     to_ts = _timestamp_converter(start)
     ids = _ids("c", np.arange(customers))
     tables = {
-        "customers": pa.table({
-            "customer_id": ids,
-            "signed_up_at": to_ts(people["signup"]),
-            "country": pa.array(np.array(["US", "GB", "DE", "FR", "CA"])[
-                rng.choice(5, customers, p=[0.5, 0.15, 0.15, 0.1, 0.1])]),
-            "acquisition_channel": pa.array(np.array(SOURCES)[rng.choice(len(SOURCES), customers)]),
-        }),
-        "orders": pa.table({
-            "order_id": _ids("o", np.arange(len(orders["who"]))),
-            "customer_id": ids.take(pa.array(orders["who"])),
-            "ordered_at": to_ts(orders["day"]),
-            "revenue": pa.array(orders["revenue"]),
-            "discount": pa.array(orders["discount"]),
-            "is_refunded": pa.array(orders["refunded"]),
-            "channel": _labels(CHANNELS, orders["channel"]),
-            "device": _labels(DEVICES, orders["device"]),
-            "category": _labels(CATEGORIES, orders["category"]),
-        }),
-        "sessions": pa.table({
-            "session_id": _ids("s", np.arange(len(sessions["who"]))),
-            "visitor_id": ids.take(pa.array(sessions["who"])),
-            "customer_id": ids.take(pa.array(sessions["who"])),
-            "started_at": to_ts(sessions["day"]),
-            "device": _labels(DEVICES, sessions["device"]),
-            "source": _labels(SOURCES, sessions["source"]),
-            "viewed_product": pa.array(sessions["viewed"]),
-            "added_to_cart": pa.array(sessions["cart"]),
-            "started_checkout": pa.array(sessions["checkout"]),
-            "purchased": pa.array(sessions["purchased"]),
-        }),
-        "assignments": pa.table({
-            "experiment_id": pa.array(np.full(len(experiment["units"]), EXPERIMENT_ID)),
-            "unit_id": ids.take(pa.array(experiment["units"])),
-            "variant": _labels(("control", "treatment"), experiment["treated"].astype(np.int64)),
-            "assigned_at": to_ts(experiment["assigned_day"]),
-        }),
+        "customers": pa.table(
+            {
+                "customer_id": ids,
+                "signed_up_at": to_ts(people["signup"]),
+                "country": pa.array(
+                    np.array(["US", "GB", "DE", "FR", "CA"])[
+                        rng.choice(5, customers, p=[0.5, 0.15, 0.15, 0.1, 0.1])
+                    ]
+                ),
+                "acquisition_channel": pa.array(
+                    np.array(SOURCES)[rng.choice(len(SOURCES), customers)]
+                ),
+            }
+        ),
+        "orders": pa.table(
+            {
+                "order_id": _ids("o", np.arange(len(orders["who"]))),
+                "customer_id": ids.take(pa.array(orders["who"])),
+                "ordered_at": to_ts(orders["day"]),
+                "revenue": pa.array(orders["revenue"]),
+                "discount": pa.array(orders["discount"]),
+                "is_refunded": pa.array(orders["refunded"]),
+                "channel": _labels(CHANNELS, orders["channel"]),
+                "device": _labels(DEVICES, orders["device"]),
+                "category": _labels(CATEGORIES, orders["category"]),
+            }
+        ),
+        "sessions": pa.table(
+            {
+                "session_id": _ids("s", np.arange(len(sessions["who"]))),
+                "visitor_id": ids.take(pa.array(sessions["who"])),
+                "customer_id": ids.take(pa.array(sessions["who"])),
+                "started_at": to_ts(sessions["day"]),
+                "device": _labels(DEVICES, sessions["device"]),
+                "source": _labels(SOURCES, sessions["source"]),
+                "viewed_product": pa.array(sessions["viewed"]),
+                "added_to_cart": pa.array(sessions["cart"]),
+                "started_checkout": pa.array(sessions["checkout"]),
+                "purchased": pa.array(sessions["purchased"]),
+            }
+        ),
+        "assignments": pa.table(
+            {
+                "experiment_id": pa.array(np.full(len(experiment["units"]), EXPERIMENT_ID)),
+                "unit_id": ids.take(pa.array(experiment["units"])),
+                "variant": _labels(
+                    ("control", "treatment"), experiment["treated"].astype(np.int64)
+                ),
+                "assigned_at": to_ts(experiment["assigned_day"]),
+            }
+        ),
         "survey_responses": survey,
         "products": products,
         "competitor_prices": competitor_prices,
-        "truth_customer_types": pa.table({
-            "customer_id": ids,
-            "customer_type": _labels(tuple(t.name for t in TYPES), people["type"]),
-        }),
+        "truth_customer_types": pa.table(
+            {
+                "customer_id": ids,
+                "customer_type": _labels(tuple(t.name for t in TYPES), people["type"]),
+            }
+        ),
     }
     window_start = start + pd.Timedelta(days=HISTORY_DAYS - EXPERIMENT_DAYS)
     truth = {
@@ -222,8 +302,19 @@ def generate(
             "planned_split": {"control": 0.5, "treatment": 0.5},
             **experiment["truth"],
         },
-        "funnel": {"add_to_cart_rate_given_view_by_device": ADD_TO_CART_BY_DEVICE,
-                   "view_rate": VIEW_RATE, "checkout_given_cart": CHECKOUT_GIVEN_CART},
+        "pre_post": {
+            "launch_date": window_start.date().isoformat(),
+            "series_column": "channel",
+            "treated": PRE_POST_CHANNEL,
+            "comparison": PRE_POST_COMPARISON,
+            "rel_lift_order_value": PRE_POST_LIFT,
+            "note": "app order values x1.10 from the launch date; web unchanged",
+        },
+        "funnel": {
+            "add_to_cart_rate_given_view_by_device": ADD_TO_CART_BY_DEVICE,
+            "view_rate": VIEW_RATE,
+            "checkout_given_cart": CHECKOUT_GIVEN_CART,
+        },
         "survey": survey_truth,
         "price_index": price_truth,
     }
@@ -244,8 +335,14 @@ def _customers(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         rng.uniform(0, HISTORY_DAYS - 90, n),
         rng.uniform(HISTORY_DAYS - 90, HISTORY_DAYS - 1, n),
     )
-    return {"type": kind, "rate": rate, "dropout": dropout, "basket": basket, "signup": signup,
-            "device": rng.choice(3, size=n, p=[0.45, 0.45, 0.10])}
+    return {
+        "type": kind,
+        "rate": rate,
+        "dropout": dropout,
+        "basket": basket,
+        "signup": signup,
+        "device": rng.choice(3, size=n, p=[0.45, 0.45, 0.10]),
+    }
 
 
 def _season(day: np.ndarray) -> np.ndarray:
@@ -299,67 +396,74 @@ def _purchase_times(
 
 
 def _experiment(
-    rng: np.random.Generator,
-    people: dict[str, np.ndarray],
-    days: np.ndarray,
-    who: np.ndarray,
-    *,
-    broken_split: bool,
+    rng: np.random.Generator, people: dict[str, np.ndarray], *, broken_split: bool
 ) -> dict[str, Any]:
     """Assign visitors of the last four weeks and draw their in-window orders from a model whose
     expected values are known, so the truth is exact rather than estimated."""
     window_start = HISTORY_DAYS - EXPERIMENT_DAYS
     kind = people["type"]
-    last_before = _last_order_before(days, who, len(kind), window_start)
     known = people["signup"] < window_start
-    # customers still buying before the window visit with their type's rate; lapsed ones rarely
-    was_active = known & (window_start - last_before < 3 * np.array(
-        [t.days_between_orders for t in TYPES])[kind] + 30)
-    visit_p = np.where(was_active, np.array([t.visit_rate for t in TYPES])[kind], 0.05) * known
+    alive = people["alive_at_end"]
+    # customers still alive visit with their type's rate; those who left come back rarely
+    visit_p = np.where(alive, np.array([t.visit_rate for t in TYPES])[kind], 0.05) * known
     units = np.flatnonzero(rng.random(len(kind)) < visit_p)
     share_treated = 0.53 if broken_split else 0.5
     treated = rng.random(units.size) < share_treated
-    assigned_day = window_start + rng.uniform(0, 7, units.size) ** 1.0
+    assigned_day = window_start + rng.uniform(0, 7, units.size)
 
-    # Chance to convert in the window grows with the purchase rate; the lift multiplies it.
+    # Chance to convert in the window grows with the purchase rate (a lapsed customer converts
+    # rarely); the lift multiplies it.
     exposure = HISTORY_DAYS - assigned_day
-    p_control = np.clip(1 - np.exp(-people["rate"][units] * exposure * 0.9), 0.01, 0.85)
+    p_alive = np.clip(1 - np.exp(-people["rate"][units] * exposure * 0.9), 0.01, 0.85)
+    p_control = np.where(alive[units], p_alive, 0.02)
     p_treatment = np.clip(p_control * (1 + CONVERSION_LIFT), 0, 1)
     converted = rng.random(units.size) < np.where(treated, p_treatment, p_control)
-    extra_orders_mean = people["rate"][units] * exposure * 0.25
+    # Orders given conversion are set so that control units order as much as the background
+    # process would have (rate x exposure x season): the experiment shifts no channel or type mix.
+    season = float(_season(np.linspace(window_start, HISTORY_DAYS, 200)).mean())
+    expected_orders = np.where(alive[units], people["rate"][units] * exposure * season, p_control)
+    extra_orders_mean = np.maximum(expected_orders / p_control - 1, 0)
     n_orders = np.where(converted, 1 + rng.poisson(extra_orders_mean), 0)
     basket = people["basket"][units]
     discount_rate = np.array([t.discount_rate for t in TYPES])[kind[units]]
     # expected net value of one order: lognormal basket (sigma 0.35) less the expected discount
-    value_mean = basket * math.exp(0.35**2 / 2) * (1 - 0.2 * discount_rate)
+    app_share = np.array([t.channel_mix[CHANNELS.index(PRE_POST_CHANNEL)] for t in TYPES])
+    app_uplift = 1 + PRE_POST_LIFT * app_share[kind[units]]  # the window is after the app launch
+    value_mean = basket * math.exp(0.35**2 / 2) * (1 - 0.2 * discount_rate) * app_uplift
     orders_if_converted = 1 + extra_orders_mean
-    rpv_c, rpv_t = p_control * orders_if_converted * value_mean, p_treatment * orders_if_converted * value_mean
+    rpv_c, rpv_t = (
+        p_control * orders_if_converted * value_mean,
+        p_treatment * orders_if_converted * value_mean,
+    )
     truth = {
         "n_units": int(units.size),
         "share_treated_planned": share_treated,
         "conversion": _arm_truth(p_control, p_treatment),
         "revenue_per_visitor": _arm_truth(rpv_c, rpv_t),
-        "orders_per_user": _arm_truth(p_control * orders_if_converted,
-                                      p_treatment * orders_if_converted),
-        "refund_rate": {"control": REFUND_RATE_EXPERIMENT, "treatment": REFUND_RATE_EXPERIMENT,
-                        "abs_lift": 0.0, "rel_lift": 0.0},
+        "orders_per_user": _arm_truth(
+            p_control * orders_if_converted, p_treatment * orders_if_converted
+        ),
+        "refund_rate": {
+            "control": REFUND_RATE_EXPERIMENT,
+            "treatment": REFUND_RATE_EXPERIMENT,
+            "abs_lift": 0.0,
+            "rel_lift": 0.0,
+        },
         "planted_conversion_rel_lift": CONVERSION_LIFT,
         "note": "expected values over the assigned units had every unit been in that arm",
     }
-    return {"units": units, "treated": treated, "assigned_day": assigned_day,
-            "n_orders": n_orders, "truth": truth}
+    return {
+        "units": units,
+        "treated": treated,
+        "assigned_day": assigned_day,
+        "n_orders": n_orders,
+        "truth": truth,
+    }
 
 
 def _arm_truth(control: np.ndarray, treatment: np.ndarray) -> dict[str, float]:
     c, t = float(control.mean()), float(treatment.mean())
     return {"control": c, "treatment": t, "abs_lift": t - c, "rel_lift": t / c - 1}
-
-
-def _last_order_before(days: np.ndarray, who: np.ndarray, n: int, cutoff: float) -> np.ndarray:
-    last = np.full(n, -np.inf)
-    before = days < cutoff
-    np.maximum.at(last, who[before], days[before])
-    return last
 
 
 def _orders(
@@ -387,31 +491,40 @@ def _orders(
     kind = people["type"][who]
     gross = people["basket"][who] * rng.lognormal(0, 0.35, who.size)
     discounted = rng.random(who.size) < np.array([t.discount_rate for t in TYPES])[kind]
+    channel = _choice_by_type(rng, kind, [t.channel_mix for t in TYPES])
+    launched = (channel == CHANNELS.index(PRE_POST_CHANNEL)) & (days >= PRE_POST_LAUNCH_DAY)
+    gross = np.where(launched, gross * (1 + PRE_POST_LIFT), gross)
     discount = np.round(np.where(discounted, 0.2 * gross, 0.0), 2)
     revenue = np.round(gross, 2) - discount
-    refund_p = np.where(from_experiment, REFUND_RATE_EXPERIMENT,
-                        np.array([t.refund_rate for t in TYPES])[kind])
+    refund_p = np.where(
+        from_experiment, REFUND_RATE_EXPERIMENT, np.array([t.refund_rate for t in TYPES])[kind]
+    )
     return {
         "who": who,
         "day": days,
         "revenue": revenue,
         "discount": discount,
         "refunded": rng.random(who.size) < refund_p,
-        "channel": _choice_by_type(rng, kind, [t.channel_mix for t in TYPES]),
-        "device": np.where(rng.random(who.size) < 0.8, people["device"][who],
-                           rng.integers(0, 3, who.size)),
+        "channel": channel,
+        "device": np.where(
+            rng.random(who.size) < 0.8, people["device"][who], rng.integers(0, 3, who.size)
+        ),
         "category": _choice_by_type(rng, kind, [t.category_mix for t in TYPES]),
     }
 
 
-def _sessions(rng: np.random.Generator, people: dict[str, np.ndarray], experiment: dict[str, Any]) -> dict[str, np.ndarray]:
+def _sessions(
+    rng: np.random.Generator, people: dict[str, np.ndarray], experiment: dict[str, Any]
+) -> dict[str, np.ndarray]:
     """Visits of experiment units: one purchasing session per in-window order plus browsing
     sessions that drop off along the funnel at device-specific rates."""
     units, n_orders = experiment["units"], experiment["n_orders"]
     browse = 1 + rng.poisson(1.5, units.size)
     who = np.r_[np.repeat(units, n_orders), np.repeat(units, browse)]
-    start = np.r_[np.repeat(experiment["assigned_day"], n_orders),
-                  np.repeat(experiment["assigned_day"], browse)]
+    start = np.r_[
+        np.repeat(experiment["assigned_day"], n_orders),
+        np.repeat(experiment["assigned_day"], browse),
+    ]
     day = start if who.size == 0 else rng.uniform(start, HISTORY_DAYS - 1e-6)
     day[: n_orders.sum()] = start[: n_orders.sum()]  # the first visit is the exposure
     purchased = np.r_[np.ones(n_orders.sum(), bool), np.zeros(browse.sum(), bool)]
@@ -421,12 +534,21 @@ def _sessions(rng: np.random.Generator, people: dict[str, np.ndarray], experimen
     cart = purchased | (viewed & (rng.random(who.size) < cart_p))
     checkout = purchased | (cart & (rng.random(who.size) < CHECKOUT_GIVEN_CART))
     order = np.argsort(day, kind="stable")
-    return {"who": who[order], "day": day[order], "device": device[order],
-            "source": rng.integers(0, len(SOURCES), who.size), "viewed": viewed[order],
-            "cart": cart[order], "checkout": checkout[order], "purchased": purchased[order]}
+    return {
+        "who": who[order],
+        "day": day[order],
+        "device": device[order],
+        "source": rng.integers(0, len(SOURCES), who.size),
+        "viewed": viewed[order],
+        "cart": cart[order],
+        "checkout": checkout[order],
+        "purchased": purchased[order],
+    }
 
 
-def _survey(rng: np.random.Generator, people: dict[str, np.ndarray], as_of: pd.Timestamp) -> tuple[pa.Table, dict[str, Any]]:
+def _survey(
+    rng: np.random.Generator, people: dict[str, np.ndarray], as_of: pd.Timestamp
+) -> tuple[pa.Table, dict[str, Any]]:
     n_customers = len(people["type"])
     n = int(min(3000, max(200, n_customers // 8)))
     respondents = rng.choice(n_customers, size=n, replace=False)
@@ -435,19 +557,27 @@ def _survey(rng: np.random.Generator, people: dict[str, np.ndarray], as_of: pd.T
     detractor_p = np.array([NPS_MIX[s][1] for s in segment])
     u = rng.random(n)
     score = np.where(
-        u < promoter_p, rng.choice([9, 10], n),
-        np.where(u < promoter_p + detractor_p, rng.choice(np.arange(7), n, p=_detractor_weights()),
-                 rng.choice([7, 8], n)),
+        u < promoter_p,
+        rng.choice([9, 10], n),
+        np.where(
+            u < promoter_p + detractor_p,
+            rng.choice(np.arange(7), n, p=_detractor_weights()),
+            rng.choice([7, 8], n),
+        ),
     )
     columns: dict[str, Any] = {
         "response_id": _ids("r", np.arange(n)),
-        "responded_at": pa.array((as_of - pd.to_timedelta(rng.uniform(1, 60, n), unit="D")).floor("s").values),
+        "responded_at": pa.array(
+            (as_of - pd.to_timedelta(rng.uniform(1, 60, n), unit="D")).floor("s").values
+        ),
         "segment": pa.array(segment),
         "nps": pa.array(score.astype(np.int64)),
     }
     shared = rng.standard_normal(n)
-    answers = {name: median * np.exp(VW_SHARED_SD * shared + VW_OWN_SD * rng.standard_normal(n))
-               for name, median in VW_MEDIANS.items()}
+    answers = {
+        name: median * np.exp(VW_SHARED_SD * shared + VW_OWN_SD * rng.standard_normal(n))
+        for name, median in VW_MEDIANS.items()
+    }
     matrix = np.column_stack(list(answers.values()))
     shuffle = rng.random(n) < VW_DISORDERED_SHARE
     matrix[shuffle] = rng.permuted(matrix[shuffle], axis=1)
@@ -467,16 +597,23 @@ def _survey(rng: np.random.Generator, people: dict[str, np.ndarray], as_of: pd.T
 
     truth = {
         "n": n,
-        "nps": {"value": expected_nps, "by_segment": segment_nps,
-                "note": "expected NPS given the respondents' segments"},
+        "nps": {
+            "value": expected_nps,
+            "by_segment": segment_nps,
+            "note": "expected NPS given the respondents' segments",
+        },
         "top2box": {item: probs[3] + probs[4] for item, probs in LIKERT_ITEMS.items()},
         "van_westendorp": {
-            "original": {"opp": cross("vw_too_cheap", "vw_too_expensive"),
-                         "idp": cross("vw_cheap", "vw_expensive"),
-                         "pmc": cross("vw_too_cheap", "vw_cheap"),
-                         "pme": cross("vw_too_expensive", "vw_expensive")},
-            "narrower": {"pmc": cross("vw_too_cheap", "vw_expensive"),
-                         "pme": cross("vw_too_expensive", "vw_cheap")},
+            "original": {
+                "opp": cross("vw_too_cheap", "vw_too_expensive"),
+                "idp": cross("vw_cheap", "vw_expensive"),
+                "pmc": cross("vw_too_cheap", "vw_cheap"),
+                "pme": cross("vw_too_expensive", "vw_expensive"),
+            },
+            "narrower": {
+                "pmc": cross("vw_too_cheap", "vw_expensive"),
+                "pme": cross("vw_too_expensive", "vw_cheap"),
+            },
             "dropped": int((~ordered).sum()),
             "note": "population crossings in closed form: every answer is LogNormal(log median, s)",
         },
@@ -489,19 +626,23 @@ def _detractor_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def _prices(rng: np.random.Generator, as_of: pd.Timestamp) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+def _prices(
+    rng: np.random.Generator, as_of: pd.Timestamp
+) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     skus = _ids("sku", np.arange(N_SKUS))
     category = rng.integers(0, len(CATEGORIES), N_SKUS)
     market = np.round(np.array([25, 40, 120, 18, 60])[category] * rng.lognormal(0, 0.5, N_SKUS), 2)
     index = rng.lognormal(math.log(PRICE_INDEX_MEDIAN), PRICE_INDEX_SD, N_SKUS)
     own = np.round(market * index, 2)
-    products = pa.table({
-        "sku": skus,
-        "name": pa.array([f"{CATEGORIES[c]} item {i}" for i, c in enumerate(category)]),
-        "category": _labels(CATEGORIES, category),
-        "price": pa.array(own),
-        "cost": pa.array(np.round(own * rng.uniform(0.4, 0.7, N_SKUS), 2)),
-    })
+    products = pa.table(
+        {
+            "sku": skus,
+            "name": pa.array([f"{CATEGORIES[c]} item {i}" for i, c in enumerate(category)]),
+            "category": _labels(CATEGORIES, category),
+            "price": pa.array(own),
+            "cost": pa.array(np.round(own * rng.uniform(0.4, 0.7, N_SKUS), 2)),
+        }
+    )
     matched = rng.random(N_SKUS) >= UNMATCHED_SHARE
     outliers = rng.choice(np.flatnonzero(matched), N_OUTLIER_SKUS, replace=False)
     rows_sku, rows_comp, rows_price, rows_day = [], [], [], []
@@ -516,12 +657,14 @@ def _prices(rng: np.random.Generator, as_of: pd.Timestamp) -> tuple[pa.Table, pa
             rows_price.append(np.round(price, 2))
             rows_day.append(np.full(seen.size, observed.value))
     sku_idx = np.concatenate(rows_sku)
-    competitor_prices = pa.table({
-        "sku": skus.take(pa.array(sku_idx)),
-        "competitor": _labels(COMPETITORS, np.concatenate(rows_comp)),
-        "price": pa.array(np.concatenate(rows_price)),
-        "observed_at": pa.array(np.concatenate(rows_day).astype("datetime64[ns]")),
-    })
+    competitor_prices = pa.table(
+        {
+            "sku": skus.take(pa.array(sku_idx)),
+            "competitor": _labels(COMPETITORS, np.concatenate(rows_comp)),
+            "price": pa.array(np.concatenate(rows_price)),
+            "observed_at": pa.array(np.concatenate(rows_day).astype("datetime64[ns]")),
+        }
+    )
     clean = matched.copy()
     clean[outliers] = False
     truth = {
@@ -534,9 +677,13 @@ def _prices(rng: np.random.Generator, as_of: pd.Timestamp) -> tuple[pa.Table, pa
     return products, competitor_prices, truth
 
 
-def _choice_by_type(rng: np.random.Generator, kind: np.ndarray, mixes: list[tuple[float, ...]]) -> np.ndarray:
+def _choice_by_type(
+    rng: np.random.Generator, kind: np.ndarray, mixes: list[tuple[float, ...]]
+) -> np.ndarray:
     cumulative = np.cumsum(np.array(mixes), axis=1)[kind]
-    return (rng.random(kind.size)[:, None] > cumulative).sum(axis=1).clip(0, cumulative.shape[1] - 1)
+    return (
+        (rng.random(kind.size)[:, None] > cumulative).sum(axis=1).clip(0, cumulative.shape[1] - 1)
+    )
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -546,7 +693,9 @@ def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
 
 
 def _labels(names: tuple[str, ...], codes: np.ndarray) -> pa.Array:
-    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names)).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names)).cast(
+        pa.string()
+    )
 
 
 def _timestamp_converter(start: pd.Timestamp):
