@@ -104,16 +104,27 @@ def _cli_contract(args: argparse.Namespace) -> int:
 
 
 def _cli_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from . import config, importers
 
+    # the file is where the user points (their current folder); outputs go to the project
+    source = Path(args.source).expanduser().resolve()
     written = importers.import_file(
-        config.resolve(args.source),
+        source,
         table=args.table,
         preset=args.preset,
         column_map_file=config.resolve(args.column_map) if args.column_map else None,
         out_dir=config.resolve(args.out),
     )
-    print(f"Imported {written.rows:,} rows into {written.path}.")
+    for warning in written.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    for table, rows in (written.tables or {args.table: written.rows}).items():
+        print(f"Imported {rows:,} rows into {table}.")
+    print(
+        f"Files written to {written.path.parent}; check them with `python -m "
+        f"{_project.MODULE_NAME} validate --data-dir {written.path.parent}`."
+    )
     return 0
 
 
