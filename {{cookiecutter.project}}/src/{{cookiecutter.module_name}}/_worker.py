@@ -1,0 +1,130 @@
+"""Execute one notebook with papermill, in a process of its own (started by ``runner``).
+
+Usage: ``python -m <module>._worker SPEC.json``. The spec names the input and output notebooks,
+the parameters, the working folder, the per-cell timeout, where to write the kernel's process id
+and where to write the result. The result is JSON: ``{"status": "ok"}`` or
+``{"status": "failed" | "timeout", "error": {"kind": ..., "exception": "Name: message"}}``.
+
+One process per notebook because papermill's ``cwd`` handling is not thread-safe and because the
+runner must be able to kill a hung notebook (this process group and the kernel's) without
+taking the others down. The kernel runs in a session of its own (jupyter_client starts it so),
+hence the pid file: the runner kills the kernel's process group too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+KERNEL_NAME = "python3"  # pinned: a notebook's stored kernelspec may name a kernel not installed
+
+
+def main(argv: list[str]) -> int:
+    """Run the spec given on the command line; always exits 0 once a result is written."""
+    if len(argv) != 1:
+        print("usage: python -m <module>._worker SPEC.json", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    # nbformat imports jsonschema, which compiles an IRI grammar at import time when the optional
+    # rfc3987-syntax package is installed (JupyterLab brings it): ~1.5 s of CPU in every worker.
+    # nbformat's schema uses no IRI format, so this short-lived process goes without it.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    result = execute(spec)
+    _write_json_atomically(Path(spec["result"]), result)
+    return 0
+
+
+def execute(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the notebook once, or twice when the kernel failed before any cell ran.
+
+    A second try covers kernels that die at start-up, typically ``ZMQError: Address already in
+    use`` when several kernels pick the same free port at the same moment.
+    """
+    outcome = _execute_once(spec)
+    if outcome.get("error", {}).get("kind") == "kernel_start":
+        pause = random.uniform(1.0, 3.0)
+        logging.warning(
+            "The kernel did not start (%s); trying once more in %.1f s.",
+            outcome["error"]["exception"],
+            pause,
+        )
+        time.sleep(pause)
+        outcome = _execute_once(spec)
+    return outcome
+
+
+def _execute_once(spec: dict[str, Any]) -> dict[str, Any]:
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    try:
+        papermill.execute_notebook(
+            spec["input"],
+            spec["output"],
+            parameters=spec["parameters"],
+            kernel_name=KERNEL_NAME,
+            language="python",  # for papermill's parameter cell; some notebooks do not say
+            cwd=spec["cwd"],
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            start_timeout=spec.get("start_timeout", 120),
+            execution_timeout=spec["cell_timeout"],
+            kernel_manager_class=_pid_recording_kernel_manager(Path(spec["kernel_pid_file"])),
+        )
+    except papermill.PapermillExecutionError as error:
+        return _failure("failed", "error", f"{error.ename}: {error.evalue}")
+    except CellTimeoutError as error:
+        return _failure("timeout", "cell_timeout", f"CellTimeoutError: {error}")
+    except DeadKernelError as error:
+        return _failure("failed", "dead_kernel", f"DeadKernelError: {error}")
+    except Exception as error:  # noqa: BLE001 - any other failure is reported, not raised
+        kind = "crash" if _any_cell_started(Path(spec["output"])) else "kernel_start"
+        return _failure("failed", kind, f"{type(error).__name__}: {error}")
+    return {"status": "ok"}
+
+
+def _failure(status: str, kind: str, exception: str) -> dict[str, Any]:
+    return {"status": status, "error": {"kind": kind, "exception": exception}}
+
+
+def _any_cell_started(output: Path) -> bool:
+    try:
+        nb = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(
+        cell.get("metadata", {}).get("papermill", {}).get("start_time") for cell in nb["cells"]
+    )
+
+
+def _pid_recording_kernel_manager(pid_file: Path) -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class PidRecordingKernelManager(AsyncKernelManager):
+        """Writes the kernel's process id, so the runner can kill a hung kernel."""
+
+        async def start_kernel(self, **kwargs: Any) -> None:
+            await super().start_kernel(**kwargs)
+            pid = getattr(self.provisioner, "pid", None)
+            if pid:
+                pid_file.write_text(str(pid), encoding="utf-8")
+
+    return PidRecordingKernelManager
+
+
+def _write_json_atomically(path: Path, value: dict[str, Any]) -> None:
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_text(json.dumps(value), encoding="utf-8")
+    os.replace(partial, path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,278 @@
+"""The index pages: one per run (``reports/<run-id>/index.html``) and one for all runs
+(``reports/index.html``, with the history of every headline value as a small sparkline).
+
+Pages are rendered from summary.json files only, so they can be rebuilt at any time. Every
+value is HTML-escaped; the pages hold no script and fetch nothing (inline CSS and SVG).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from . import _project
+from .html import format_value
+
+STATUS_WORDS = {"ok": "ok", "failed": "failed", "timeout": "timed out"}
+
+
+def load_runs(reports: Path) -> list[dict[str, Any]]:
+    """The summary.json of every finished run in ``reports/``, oldest first.
+
+    Unreadable summaries are skipped: one damaged folder must not hide the others.
+    """
+    runs = []
+    for folder in reports.iterdir() if reports.is_dir() else ():
+        summary = folder / "summary.json"
+        if folder.name.startswith(".") or folder.name == "latest" or not summary.is_file():
+            continue
+        try:
+            loaded = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(loaded, dict) and isinstance(loaded.get("notebooks"), dict):
+            loaded["run_id"] = folder.name  # the folder is what links point at
+            runs.append(loaded)
+    return sorted(runs, key=lambda run: (str(run.get("started_at", "")), run["run_id"]))
+
+
+def latest_run_id(reports: Path) -> str | None:
+    """The run ``reports/latest`` points at (a symlink, or the LATEST file of the fallback)."""
+    link = reports / "latest"
+    if link.is_symlink():
+        return Path(link.readlink()).name
+    marker = reports / "LATEST"
+    if marker.is_file():
+        return marker.read_text(encoding="utf-8").strip() or None
+    return None
+
+
+def run_index_html(summary: Mapping[str, Any]) -> str:
+    """The page of one run: each notebook with status, time, headline values and alerts."""
+    notebooks: Mapping[str, Any] = summary["notebooks"]
+    not_ok = [name for name, nb in notebooks.items() if nb["status"] != "ok"]
+    if not_ok:
+        listed = ", ".join(f"{n} ({STATUS_WORDS[notebooks[n]['status']]})" for n in not_ok)
+        verdict = (
+            f'<p class="verdict bad">{len(not_ok)} of {len(notebooks)} reports did not finish: '
+            f"{escape(listed)}. Their pages show where they stopped.</p>"
+        )
+    else:
+        verdict = f'<p class="verdict good">All {len(notebooks)} reports ran.</p>'
+    rows = "".join(_notebook_row(name, nb) for name, nb in notebooks.items())
+    body = (
+        f"<h1>{escape(_project.PROJECT_NAME)}: run {escape(summary['run_id'])}</h1>"
+        f'<p class="meta">{_run_facts(summary)}</p>{verdict}{_alerts(summary.get("alerts", []))}'
+        "<table><thead><tr><th>Report</th><th>Status</th><th>Time</th>"
+        f"<th>Headline values</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<footer><a href="../index.html">All runs</a> · <a href="summary.json">summary.json</a>'
+        ' · <a href="run.log">run.log</a></footer>'
+    )
+    return _page(f"{_project.PROJECT_NAME}: run {summary['run_id']}", body)
+
+
+def reports_index_html(runs: Sequence[Mapping[str, Any]], latest: str | None) -> str:
+    """The page of all runs: the latest complete run, value histories, every run."""
+    latest_run = next((run for run in runs if run["run_id"] == latest), None)
+    if latest_run is not None:
+        lead = (
+            f'<p class="verdict good">Latest complete run: <a href="latest/index.html">'
+            f"{escape(latest_run['run_id'])}</a> ({_run_facts(latest_run)}).</p>"
+        )
+    else:
+        lead = '<p class="verdict bad">No run has completed without errors yet.</p>'
+    body = (
+        f"<h1>{escape(_project.PROJECT_NAME)}: reports</h1>{lead}"
+        f"<h2>Headline values over time</h2>{_history_table(runs)}"
+        f"<h2>All runs</h2>{_runs_table(runs, latest)}"
+    )
+    return _page(f"{_project.PROJECT_NAME}: reports", body)
+
+
+def metric_history(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple]]:
+    """(notebook, metric) → [(run_id, number), ...], oldest first, from ok notebooks only."""
+    history: dict[tuple[str, str], list[tuple]] = {}
+    for run in runs:
+        for name, nb in run["notebooks"].items():
+            if nb.get("status") != "ok":
+                continue
+            for metric, recorded in (nb.get("metrics") or {}).items():
+                value = headline_value(recorded)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    history.setdefault((name, metric), []).append((run["run_id"], value))
+    return dict(sorted(history.items()))
+
+
+def headline_value(value: Any) -> Any:
+    """The one value that stands for a recorded metric, or None when there is none.
+
+    A number, text or flag stands for itself; a mapping such as ``{"value": 25.2, "ci_low":
+    15.4, ...}`` by its ``"value"``; lists and other mappings only live in summary.json.
+    """
+    if isinstance(value, Mapping):
+        value = value.get("value")
+    return value if isinstance(value, bool | int | float | str) else None
+
+
+def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 28) -> str:
+    """A small inline SVG line of the values (oldest left), the newest marked with a dot."""
+    points = [float(v) for v in values]
+    if not points:
+        return ""
+    pad = 3.0
+    low, high = min(points), max(points)
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+
+    def y(value: float) -> float:
+        if high == low:
+            return height / 2
+        return height - pad - (value - low) / (high - low) * (height - 2 * pad)
+
+    coords = [(pad + i * step, y(v)) for i, v in enumerate(points)]
+    line = " ".join(f"{x:.1f},{yy:.1f}" for x, yy in coords)
+    label = (
+        f"{len(points)} runs, from {format_value(low)} to {format_value(high)}, "
+        f"newest {format_value(points[-1])}"
+    )
+    return (
+        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{line}"/>'
+        f'<circle cx="{coords[-1][0]:.1f}" cy="{coords[-1][1]:.1f}" r="2.5"/></svg>'
+    )
+
+
+def _notebook_row(name: str, nb: Mapping[str, Any]) -> str:
+    status = nb["status"]
+    metrics = nb.get("metrics") or {}
+    shown = {metric: headline_value(value) for metric, value in metrics.items()}
+    shown = {metric: value for metric, value in shown.items() if value is not None}
+    values = "".join(
+        f"<li>{escape(str(metric))}: <strong>{escape(format_value(value))}</strong></li>"
+        for metric, value in shown.items()
+    )
+    if len(shown) < len(metrics):
+        values += f'<li class="more">{len(metrics) - len(shown)} more in summary.json</li>'
+    cell = f"<ul>{values}</ul>" if values else ""
+    error = nb.get("error")
+    if error:
+        where = f"cell {error['cell']}: " if error.get("cell") is not None else ""
+        cell = f'<p class="error">{escape(where + str(error.get("exception", "")))}</p>{cell}'
+    return (
+        f'<tr><td><a href="{escape(name)}.html">{escape(_humanise(name))}</a><br>'
+        f'<small><a href="{escape(name)}.ipynb">executed notebook</a></small></td>'
+        f'<td class="nowrap"><span class="status {escape(status)}">'
+        f"{escape(STATUS_WORDS.get(status, status))}</span></td>"
+        f'<td class="nowrap">{_seconds(nb.get("seconds"))}</td><td>{cell}</td></tr>'
+    )
+
+
+def _alerts(alerts: Sequence[Mapping[str, Any]]) -> str:
+    if not alerts:
+        return ""
+    items = "".join(f"<li>{escape(str(alert['message']))}</li>" for alert in alerts)
+    return (
+        f'<section class="alerts"><h2>Alerts</h2><p>These headline values are outside the '
+        f"bounds in params/alerts.yaml:</p><ul>{items}</ul></section>"
+    )
+
+
+def _history_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    history = metric_history(runs)
+    if not history:
+        return "<p>No headline values recorded yet.</p>"
+    newest_alerts = runs[-1].get("alerts") or []
+    alerted = {(alert["notebook"], alert["metric"]) for alert in newest_alerts}
+    rows = []
+    for (name, metric), points in history.items():
+        run_id, newest = points[-1]
+        flag = ' <span class="status failed">alert</span>' if (name, metric) in alerted else ""
+        rows.append(
+            f"<tr><td>{escape(_humanise(name))}</td><td>{escape(metric)}</td>"
+            f"<td>{sparkline_svg([v for _, v in points])}</td>"
+            f"<td><strong>{escape(format_value(newest))}</strong>{flag}</td>"
+            f'<td><a href="{escape(run_id)}/{escape(name)}.html">{escape(run_id)}</a></td></tr>'
+        )
+    return (
+        "<table><thead><tr><th>Report</th><th>Value</th><th>History</th><th>Newest</th>"
+        f"<th>From run</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _runs_table(runs: Sequence[Mapping[str, Any]], latest: str | None) -> str:
+    if not runs:
+        return "<p>No runs yet: <code>make reports</code> starts one.</p>"
+    rows = []
+    for run in reversed(runs):
+        statuses = [nb["status"] for nb in run["notebooks"].values()]
+        counts = ", ".join(
+            f"{statuses.count(s)} {STATUS_WORDS[s]}" for s in STATUS_WORDS if statuses.count(s)
+        )
+        mark = ' <span class="status ok">latest</span>' if run["run_id"] == latest else ""
+        rows.append(
+            f'<tr><td><a href="{escape(run["run_id"])}/index.html">{escape(run["run_id"])}</a>'
+            f"{mark}</td><td>{escape(str(run.get('started_at', '')))}</td>"
+            f"<td>{escape(counts)}</td><td>{len(run.get('alerts') or [])}</td>"
+            f"<td>{escape(str(run.get('data_as_of', '')))}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>Run</th><th>Started (UTC)</th><th>Reports</th><th>Alerts</th>"
+        f"<th>Data as of</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _run_facts(summary: Mapping[str, Any]) -> str:
+    facts = [f"started {summary.get('started_at', '?')}"]
+    if summary.get("finished_at"):
+        facts.append(f"finished {summary['finished_at']}")
+    if summary.get("data_as_of"):
+        facts.append(f"data as of {summary['data_as_of']}")
+    return escape(" · ".join(facts))
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:,.1f} s" if isinstance(value, int | float) else ""
+
+
+def _humanise(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d1d1f;
+  max-width: 1100px; margin: 0 auto; padding: 1rem 1.5rem; line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: 0.25rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+.meta { color: #555; margin-top: 0; }
+.verdict { padding: 0.5rem 0.75rem; border-radius: 6px; }
+.verdict.good { background: #eaf6ec; border-left: 4px solid #1e7b34; }
+.verdict.bad { background: #fdecea; border-left: 4px solid #b3261e; }
+.alerts { background: #fff4e5; border-left: 4px solid #b86e00; padding: 0.25rem 1rem;
+  border-radius: 6px; margin: 1rem 0; }
+table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1rem; }
+th, td { text-align: left; vertical-align: top; padding: 0.4rem 0.6rem;
+  border-bottom: 1px solid #e3e3e3; }
+th { font-weight: 600; background: #f6f6f6; }
+td ul { margin: 0; padding-left: 1.1rem; }
+.status { display: inline-block; padding: 0 0.45rem; border-radius: 999px; font-size: 0.85rem;
+  background: #eee; }
+.status.ok { background: #eaf6ec; color: #1e7b34; }
+.status.failed, .status.timeout { background: #fdecea; color: #b3261e; }
+.error { color: #b3261e; margin: 0 0 0.3rem; }
+.nowrap { white-space: nowrap; }
+.more { color: #555; list-style: none; }
+.spark { color: #1e6fd9; vertical-align: middle; }
+footer { margin-top: 2rem; color: #555; font-size: 0.9rem; }
+a { color: #1e5bb8; }
+"""
