@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pg import postgres_url  # noqa: F401  (a session fixture: one throwaway server per run)
 
 from {{ cookiecutter.module_name }} import sample
 

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL server for tests: ``postgres_url`` fixture and ``load_tables``.
 
-Use it from a test module with ``from pg import load_tables, postgres_url``. The fixture is
+The ``postgres_url`` fixture is registered once in conftest.py (one server per session); import the
+helpers with ``from pg import load_tables``. The fixture is
 session-scoped: one cluster in a temporary folder, on a free local port, trusted local logins,
 started once, then stopped and deleted at the end of the session. Without the server binaries
 the tests using it are skipped with a reason that says how to install them.

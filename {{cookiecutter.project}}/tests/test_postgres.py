@@ -6,7 +6,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 import pytest
-from pg import drop_tables, load_tables, postgres_url  # noqa: F401 (postgres_url is a fixture)
+from pg import drop_tables, load_tables
 
 from {{ cookiecutter.module_name }} import config, contract, data
 
