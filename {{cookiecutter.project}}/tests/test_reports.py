@@ -3,11 +3,6 @@ shop, and the recorded headline values recover what the generator planted."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,22 +12,8 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def run(sample_dir, tmp_path_factory):
-    """One full report run in a scratch copy of the project (the real reports/ is untouched)."""
-    project = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / "notebooks", project / "notebooks")
-    shutil.copytree(ROOT / "params", project / "params")
-    (project / "data").mkdir()
-    (project / "data" / "sample").symlink_to(sample_dir)
-    env = {**os.environ, "SHOP_PROJECT_ROOT": str(project)}
-    env.pop("SHOP_DATA_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--jobs", "2"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=1200,
-    )
-    latest = project / "reports" / "latest"
-    summary = json.loads((latest / "summary.json").read_text()) if latest.exists() else None
-    return done, summary, latest
+def run(report_run):
+    return report_run
 
 
 def test_every_report_runs_ok(run):
