@@ -45,7 +45,10 @@ def problems(answers: dict) -> list[str]:
             "dashes, starting with a letter (for example: shop-insights)."
         )
     module = str(answers["module_name"])
-    if not MODULE.match(module) or not module.isidentifier() or keyword.iskeyword(module):
+    derived = project.lower().replace("-", "_").replace(" ", "_").replace(".", "_")
+    if found and module == derived:
+        pass  # the package name was derived from the bad folder name: one message is enough
+    elif not MODULE.match(module) or not module.isidentifier() or keyword.iskeyword(module):
         found.append(
             f"The package name {module!r} is not a valid Python name: use lowercase letters, "
             "digits and underscores, starting with a letter (for example: shop_insights)."
@@ -62,12 +65,16 @@ def problems(answers: dict) -> list[str]:
             f"The currency {currency!r} is not a 3-letter ISO 4217 code such as USD, EUR or GBP."
             + hint
         )
-    if not any(answers[name] is True for name in ANALYSES):
-        found.append(
-            "No report selected: answer yes to at least one of market_research, segmentation, "
-            "churn, post_launch_review."
-        )
-    return found
+    return found + missing_report(answers)
+
+
+def missing_report(answers: dict) -> list[str]:
+    if any(answers[name] is True for name in ANALYSES):
+        return []
+    return [
+        "No report selected: answer yes to at least one of market_research, segmentation, "
+        "churn, post_launch_review."
+    ]
 
 
 if __name__ == "__main__":

@@ -184,7 +184,6 @@ HOSTILE_NAMES = [
     "New\nline",
     "Ünïcødé 数据 🚀",
     "__import__('os').system('touch /tmp/kit-pwned')",
-    "{{ 7 * 7 }} and {% raw %}",
     "back\\slash\\",
 ]
 

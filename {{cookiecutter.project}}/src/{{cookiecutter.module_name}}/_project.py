@@ -1,9 +1,15 @@
-"""Values chosen when the project was baked (rendered once by cookiecutter)."""
+"""Values chosen when the project was baked (rendered once by cookiecutter).
 
-PROJECT_NAME = {{ cookiecutter.project_name | tojson }}
-PROJECT_SLUG = {{ cookiecutter.project | tojson }}
-MODULE_NAME = {{ cookiecutter.module_name | tojson }}
-TEAM = {{ cookiecutter.team | tojson }}
-CURRENCY = {{ cookiecutter.currency | tojson }}
-WEEK_STARTS_ON = {{ cookiecutter.week_starts_on | tojson }}
-DATA_BACKEND = {{ cookiecutter.data_backend | tojson }}
+Each value is decoded from JSON (Jinja's tojson escapes every quote), so any text a PM typed
+(quotes, newlines, emoji, code) stays data.
+"""
+
+import json
+
+PROJECT_NAME: str = json.loads(r'''{{ cookiecutter.project_name | tojson }}''')
+PROJECT_SLUG: str = json.loads(r'''{{ cookiecutter.project | tojson }}''')
+MODULE_NAME: str = json.loads(r'''{{ cookiecutter.module_name | tojson }}''')
+TEAM: str = json.loads(r'''{{ cookiecutter.team | tojson }}''')
+CURRENCY: str = json.loads(r'''{{ cookiecutter.currency | tojson }}''')
+WEEK_STARTS_ON: str = json.loads(r'''{{ cookiecutter.week_starts_on | tojson }}''')
+DATA_BACKEND: str = json.loads(r'''{{ cookiecutter.data_backend | tojson }}''')
