@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 VENV_ABS := $(abspath $(VENV))
-DEMO := build/demo
+DEMO ?= build/demo
 ARGS ?=
 .DEFAULT_GOAL := help
 
@@ -34,5 +34,6 @@ demo: venv ## Bake the default project into build/demo, run all its reports on s
 test: venv ## Run the kit's tests (bakes projects and runs their own tests and reports)
 	$(PY) -m pytest tests $(ARGS)
 
+GALLERY_OUT ?= notebooks
 gallery: venv ## Re-execute the gallery in notebooks/ (the default project on sample data)
-	$(PY) scripts/gallery.py --venv $(VENV_ABS)
+	$(PY) scripts/gallery.py --venv $(VENV_ABS) --out $(GALLERY_OUT)

@@ -21,18 +21,36 @@ TEMPLATE_MODULE = "shop_insights"  # the package name the template notebooks are
 
 # analysis -> files that exist only for it (paths relative to the project root)
 ANALYSIS_FILES = {
-    "market_research": ["notebooks/market_research.ipynb", "params/market_research.yaml",
-                        "src/{module}/market.py", "tests/test_market.py",
-                        "tests/test_market_research_notebook.py"],
-    "segmentation": ["notebooks/segmentation.ipynb", "params/segmentation.yaml",
-                     "src/{module}/segmentation.py", "tests/test_segmentation.py",
-                     "tests/test_segmentation_notebook.py"],
-    "churn": ["notebooks/churn.ipynb", "params/churn.yaml", "src/{module}/churn.py",
-              "src/{module}/bgnbd.py", "tests/test_churn.py", "tests/test_bgnbd.py",
-              "tests/test_churn_notebook.py"],
-    "post_launch_review": ["notebooks/post_launch_review.ipynb", "params/post_launch_review.yaml",
-                           "src/{module}/experiments.py", "tests/test_experiments.py",
-                           "tests/test_post_launch_review_notebook.py"],
+    "market_research": [
+        "notebooks/market_research.ipynb",
+        "params/market_research.yaml",
+        "src/{module}/market.py",
+        "tests/test_market.py",
+        "tests/test_market_research_notebook.py",
+    ],
+    "segmentation": [
+        "notebooks/segmentation.ipynb",
+        "params/segmentation.yaml",
+        "src/{module}/segmentation.py",
+        "tests/test_segmentation.py",
+        "tests/test_segmentation_notebook.py",
+    ],
+    "churn": [
+        "notebooks/churn.ipynb",
+        "params/churn.yaml",
+        "src/{module}/churn.py",
+        "src/{module}/bgnbd.py",
+        "tests/test_churn.py",
+        "tests/test_bgnbd.py",
+        "tests/test_churn_notebook.py",
+    ],
+    "post_launch_review": [
+        "notebooks/post_launch_review.ipynb",
+        "params/post_launch_review.yaml",
+        "src/{module}/experiments.py",
+        "tests/test_experiments.py",
+        "tests/test_post_launch_review_notebook.py",
+    ],
 }
 
 # Caches a developer's tools may leave inside the template; never part of a project.
@@ -82,7 +100,7 @@ def personalise_notebooks(root: Path, answers: dict) -> None:
                         r'^currency: str = "[A-Z]{3}"',
                         f"currency: str = {json.dumps(answers['currency'])}",
                         text,
-                        flags=re.M,
+                        flags=re.MULTILINE,
                     )
             cell["source"] = text
         nb["metadata"].setdefault("shop_kit", {}).update(
@@ -100,20 +118,27 @@ def init_git(root: Path, answers: dict) -> None:
     if answers["init_git"] is not True:
         return
     if shutil.which("git") is None:
-        print("Note: git is not installed, so no repository was created. Install git and run "
-              "'git init' in the project folder when you want version control.")
+        print(
+            "Note: git is not installed, so no repository was created. Install git and run "
+            "'git init' in the project folder when you want version control."
+        )
         return
     identity = []
     has_email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True)
     if not has_email.stdout.strip():
         identity = ["-c", f"user.name={answers['team']}", "-c", "user.email=reports@localhost"]
-    steps = [["git", "init", "-q"], ["git", "add", "-A"],
-             ["git", *identity, "commit", "-q", "-m", "Start from the shop analytics kit"]]
+    steps = [
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", *identity, "commit", "-q", "-m", "Start from the shop analytics kit"],
+    ]
     for step in steps:
         done = subprocess.run(step, cwd=root, capture_output=True, text=True)
         if done.returncode != 0:
-            print(f"Note: '{' '.join(step)}' failed ({done.stderr.strip()}); the project is "
-                  "complete, set up git by hand if you want it.")
+            print(
+                f"Note: '{' '.join(step)}' failed ({done.stderr.strip()}); the project is "
+                "complete, set up git by hand if you want it."
+            )
             return
 
 

@@ -15,10 +15,37 @@ ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
 
 # Modules the baked project imports: a package with one of these names would shadow it.
 DEPENDENCY_MODULES = {
-    "cookiecutter", "cruft", "duckdb", "ibis", "ipykernel", "IPython", "jinja2", "jupyter",
-    "jupyterlab", "matplotlib", "nbclient", "nbconvert", "nbformat", "nbval", "numpy", "pandas",
-    "papermill", "pyarrow", "pytest", "scipy", "seaborn", "sklearn", "statsmodels", "tqdm",
-    "yaml", "psycopg", "requests", "notebook", "test", "tests", "src",
+    "cookiecutter",
+    "cruft",
+    "duckdb",
+    "ibis",
+    "ipykernel",
+    "IPython",
+    "jinja2",
+    "jupyter",
+    "jupyterlab",
+    "matplotlib",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "nbval",
+    "numpy",
+    "pandas",
+    "papermill",
+    "pyarrow",
+    "pytest",
+    "scipy",
+    "seaborn",
+    "sklearn",
+    "statsmodels",
+    "tqdm",
+    "yaml",
+    "psycopg",
+    "requests",
+    "notebook",
+    "test",
+    "tests",
+    "src",
 }
 
 # ISO 4217 active codes (2024). Kept inline: hooks cannot import helpers or third-party packages.
@@ -29,7 +56,7 @@ ISO_4217 = set(
     KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR
     MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
     SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD
-    UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
+    UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()  # noqa: SIM905 (one readable block of codes)
 )
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$")

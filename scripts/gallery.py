@@ -18,17 +18,30 @@ KIT = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", default=str(KIT / ".venv"), help="virtualenv to run with")
+    parser.add_argument("--out", default=str(KIT / "notebooks"), help="where the gallery goes")
+    parser.add_argument("--build", default=str(KIT / "build" / "gallery"), help="scratch folder")
     args = parser.parse_args()
-    build = KIT / "build" / "gallery"
+    build = Path(args.build).absolute()
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     venv = Path(args.venv).absolute()
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "cookiecutter", "--no-input", "--output-dir", str(build),
-                    str(KIT), "init_git=no"], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--output-dir",
+            str(build),
+            str(KIT),
+            "init_git=no",
+        ],
+        check=True,
+    )
     project = build / "shop-insights"
     subprocess.run(["make", "-C", str(project), "reports", f"VENV={venv}"], check=True)
-    gallery = KIT / "notebooks"
+    gallery = Path(args.out).absolute()
     gallery.mkdir(exist_ok=True)
     for old in gallery.glob("*.ipynb"):
         old.unlink()

@@ -37,17 +37,34 @@ def baked(**answers: object) -> Iterator[Path]:
 def bake_cli(out: Path, *answers: str) -> subprocess.CompletedProcess[str]:
     """Bake through the command line a PM would use, capturing what they would see."""
     return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(out), str(KIT),
-         "init_git=no", *answers],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--output-dir",
+            str(out),
+            str(KIT),
+            "init_git=no",
+            *answers,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def make(project: Path, *targets: str, timeout: int = 1800, **variables: str) -> subprocess.CompletedProcess[str]:
+def make(
+    project: Path, *targets: str, timeout: int = 1800, **variables: str
+) -> subprocess.CompletedProcess[str]:
     """Run the baked project's own Makefile, reusing the kit's virtualenv."""
     args = [f"{k}={v}" for k, v in {"VENV": str(VENV), **variables}.items()]
-    return subprocess.run(["make", "--no-print-directory", "-C", str(project), *targets, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(project), *targets, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

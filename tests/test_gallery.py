@@ -12,11 +12,15 @@ GALLERY = sorted((KIT / "notebooks").glob("*.ipynb"))
 def code_cells(nb: nbformat.NotebookNode) -> list[str]:
     """Code in order; the runner moves the executive-summary cell to the top, so it is
     compared apart from the others, and papermill's injected cell is not the template's."""
-    cells = [c for c in nb.cells if c.cell_type == "code"
-             and "injected-parameters" not in c.metadata.get("tags", [])]
+    cells = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
     summary = [c.source for c in cells if "executive-summary" in c.metadata.get("tags", [])]
-    return summary + [c.source for c in cells
-                      if "executive-summary" not in c.metadata.get("tags", [])]
+    return summary + [
+        c.source for c in cells if "executive-summary" not in c.metadata.get("tags", [])
+    ]
 
 
 def test_the_gallery_holds_every_template_notebook():

@@ -18,7 +18,7 @@ MAKE_TARGETS = {"help", "setup", "data", "reports", "validate", "test", "lab"}
 
 
 def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
-    assert done.returncode == 0, (done.stdout[-4000:] + "\n" + done.stderr[-4000:])
+    assert done.returncode == 0, done.stdout[-4000:] + "\n" + done.stderr[-4000:]
 
 
 def latest_summary(project: Path) -> dict:
@@ -36,7 +36,8 @@ def test_make_help_lists_every_target_with_its_description(default_project):
     done = make(default_project)  # help is the default goal
     assert_ok(done)
     listed = set(re.findall(r"make (\w+)", done.stdout))
-    declared = set(re.findall(r"^([a-z]+):.*## ", (default_project / "Makefile").read_text(), re.M))
+    makefile = (default_project / "Makefile").read_text()
+    declared = set(re.findall(r"^([a-z]+):.*## ", makefile, re.MULTILINE))
     assert listed == declared == MAKE_TARGETS
 
 
@@ -59,8 +60,12 @@ def test_make_reports_writes_every_report_and_points_latest_at_it(default_projec
     latest = default_project / "reports" / "latest"
     for name in ANALYSES:
         executed = json.loads((latest / f"{name}.ipynb").read_text())
-        errors = [o for c in executed["cells"] for o in c.get("outputs", [])
-                  if o.get("output_type") == "error"]
+        errors = [
+            o
+            for c in executed["cells"]
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
         assert errors == [], name
         assert (latest / f"{name}.html").stat().st_size > 10_000
     assert (default_project / "reports" / "index.html").is_file()
@@ -72,9 +77,19 @@ def test_make_lab_starts_jupyterlab(default_project):
         port = s.getsockname()[1]
     args = f"--no-browser --port={port} --ip=127.0.0.1 --ServerApp.token=kit-test"
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "-C", str(default_project), "lab", f"VENV={VENV}",
-         f"LAB_ARGS={args}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(default_project),
+            "lab",
+            f"VENV={VENV}",
+            f"LAB_ARGS={args}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
         env={**os.environ, "JUPYTER_RUNTIME_DIR": str(default_project / ".jupyter-runtime")},
     )
     seen = ""
