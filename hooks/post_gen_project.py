@@ -50,6 +50,7 @@ ANALYSIS_FILES = {
         "src/{module}/experiments.py",
         "tests/test_experiments.py",
         "tests/test_post_launch_review_notebook.py",
+        "tests/test_experiments_planted.py",
     ],
 }
 

@@ -71,6 +71,7 @@ ANALYSIS_FILES = {
         "src/shop_insights/experiments.py",
         "tests/test_experiments.py",
         "tests/test_post_launch_review_notebook.py",
+        "tests/test_experiments_planted.py",
     },
 }
 SCHEDULE_FILES = {

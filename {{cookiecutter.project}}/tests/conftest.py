@@ -33,21 +33,37 @@ def truth(sample_dir: Path) -> dict:
     return json.loads((sample_dir / "truth.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="session")
-def report_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One full report run, as the scheduler does it, in a scratch copy of the project (the
-    real reports/ is untouched). Returns (completed process, summary or None, latest folder)."""
-    project = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / "notebooks", project / "notebooks")
-    shutil.copytree(ROOT / "params", project / "params")
-    (project / "data").mkdir()
-    (project / "data" / "sample").symlink_to(sample_dir)
+def scratch_project(folder: Path, sample_dir: Path) -> Path:
+    """A copy of the project's notebooks and params reading the sample shop, so test runs
+    never touch the real reports/ folder."""
+    shutil.copytree(ROOT / "notebooks", folder / "notebooks")
+    shutil.copytree(ROOT / "params", folder / "params")
+    (folder / "data").mkdir()
+    (folder / "data" / "sample").symlink_to(sample_dir)
+    return folder
+
+
+def run_reports(project: Path, *args: str, data_url: str | None = None):
+    """Run the runner as a scheduler does; returns (completed process, summary or None, latest)."""
     env = {**os.environ, "SHOP_PROJECT_ROOT": str(project)}
     env.pop("SHOP_DATA_URL", None)
+    if data_url:
+        env["SHOP_DATA_URL"] = data_url
     done = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--jobs", "2"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=1800,
+        [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--jobs", "2", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     latest = project / "reports" / "latest"
     summary = json.loads((latest / "summary.json").read_text()) if latest.exists() else None
     return done, summary, latest
+
+
+@pytest.fixture(scope="session")
+def report_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One full report run on the sample shop (DuckDB), shared by the report tests."""
+    project = scratch_project(tmp_path_factory.mktemp("project"), sample_dir)
+    return run_reports(project)

@@ -19,8 +19,14 @@ ARTIFACTS = ROOT / "build" / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # the flags that keep Chromium from reaching for the network on a closed machine
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--allow-file-access-from-files",
 ]
 # Reads the report inside an iframe (same file:// origin thanks to the flag above) and writes
@@ -56,7 +62,9 @@ pytestmark = [
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -73,8 +81,12 @@ def test_every_report_page_shows_no_code_and_renders_every_figure(pages, tmp_pat
     for page in reports:
         probe = tmp_path / f"probe-{page.stem}.html"
         probe.write_text(PROBE.replace("REPORT", page.resolve().as_uri()), encoding="utf-8")
-        shown = chromium("--virtual-time-budget=15000", "--dump-dom", probe.as_uri(),
-                         profile=tmp_path / "profile")
+        shown = chromium(
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            probe.as_uri(),
+            profile=tmp_path / "profile",
+        )
         found = re.search(r'data-probe="([^"]*)"', shown.stdout)
         assert found, f"{page.name}: the page did not load\\n{shown.stderr[-1500:]}"
         result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -88,12 +100,20 @@ def test_pages_log_nothing_and_fetch_nothing_and_are_kept_as_screenshots(pages, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for page in pages:
         shot = ARTIFACTS / f"{page.stem}.png"
-        shown = chromium("--enable-logging=stderr", "--v=0", "--window-size=1280,1800",
-                         f"--screenshot={shot}", page.resolve().as_uri(),
-                         profile=tmp_path / f"profile-{page.stem}")
+        shown = chromium(
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,1800",
+            f"--screenshot={shot}",
+            page.resolve().as_uri(),
+            profile=tmp_path / f"profile-{page.stem}",
+        )
         console = [line for line in shown.stderr.splitlines() if ":CONSOLE(" in line]
         assert console == [], f"{page.name} logged to the console: {console[:3]}"
-        fetched = [line for line in shown.stderr.splitlines()
-                   if "net::ERR" in line or "Failed to load resource" in line]
+        fetched = [
+            line
+            for line in shown.stderr.splitlines()
+            if "net::ERR" in line or "Failed to load resource" in line
+        ]
         assert fetched == [], f"{page.name} tried to fetch something: {fetched[:3]}"
         assert shot.is_file() and shot.stat().st_size > 10_000

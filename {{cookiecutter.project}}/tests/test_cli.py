@@ -18,8 +18,14 @@ MODULE = "{{ cookiecutter.module_name }}"
 def cli(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **env}
     environment.pop("SHOP_DATA_URL", None)
-    return subprocess.run([sys.executable, "-m", MODULE, *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", MODULE, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_sample_then_validate_passes(tmp_path):
@@ -66,7 +72,7 @@ def test_import_preset_from_the_users_folder(tmp_path):
     export.write_text(
         "Name,Email,Financial Status,Paid at,Currency,Subtotal,Discount Amount,Total,"
         "Lineitem name,Lineitem quantity,Lineitem price,Lineitem sku\n"
-        "#1001,Ann@Example.com,paid,2026-01-05 10:00:00 +0000,{{ cookiecutter.currency }},50,5,45,"
+        "#1001,Ann@Example.com,paid,2026-01-05 10:00:00 +0000,USD,50,5,45,"
         "Mug,1,50,sku1\n",
         encoding="utf-8",
     )

@@ -3,8 +3,10 @@ shop, and the recorded headline values recover what the generator planted."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,5 +72,19 @@ def test_market_research_recovers_nps_price_points_and_index(run, truth):
     assert found["van_westendorp"]["dropped"] == planted_vw["dropped"]
     for point in ("opp", "idp", "pmc", "pme"):
         assert found["van_westendorp"][point] == pytest.approx(
-            planted_vw["original"][point], rel=0.05)
+            planted_vw["original"][point], rel=0.05
+        )
     assert found["price_index"]["median"] == pytest.approx(truth["price_index"]["median"], abs=2)
+
+
+def test_shared_pages_hold_no_customer_records(run, sample_dir):
+    """Stakeholder HTML holds aggregates: no customer id or email from the data appears."""
+    _, _, latest = run
+    ids = set(
+        pd.read_parquet(sample_dir / "customers.parquet", columns=["customer_id"])["customer_id"]
+    )
+    for page in latest.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        found = {token for token in re.findall(r"\bc\d{6,}\b", text) if token in ids}
+        assert not found, f"{page.name} shows customer ids, e.g. {sorted(found)[:3]}"
+        assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text), f"{page.name} shows an email"

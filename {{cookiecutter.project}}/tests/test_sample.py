@@ -84,13 +84,16 @@ def test_every_unit_has_one_variant_and_purchase_sessions_match_orders(small):
     assignments, sessions, orders = tables["assignments"], tables["sessions"], tables["orders"]
     assert assignments["unit_id"].is_unique
     start = pd.Timestamp(truth["experiment"]["start"])
-    in_window = orders[orders["customer_id"].isin(assignments["unit_id"])
-                       & (orders["ordered_at"] >= start)]
+    in_window = orders[
+        orders["customer_id"].isin(assignments["unit_id"]) & (orders["ordered_at"] >= start)
+    ]
     assert sessions["purchased"].sum() == len(in_window)
     # the funnel only narrows
-    for wider, narrower in [("viewed_product", "added_to_cart"),
-                            ("added_to_cart", "started_checkout"),
-                            ("started_checkout", "purchased")]:
+    for wider, narrower in [
+        ("viewed_product", "added_to_cart"),
+        ("added_to_cart", "started_checkout"),
+        ("started_checkout", "purchased"),
+    ]:
         assert (sessions[wider] >= sessions[narrower]).all()
 
 
@@ -106,8 +109,9 @@ def test_van_westendorp_truth_is_the_closed_form(small):
     vw = truth["survey"]["van_westendorp"]
     assert vw["original"]["opp"] == pytest.approx(np.sqrt(15 * 60))
     assert vw["original"]["idp"] == pytest.approx(np.sqrt(25 * 40))
-    answers = tables["survey_responses"][["vw_too_cheap", "vw_cheap", "vw_expensive",
-                                          "vw_too_expensive"]].to_numpy()
+    answers = tables["survey_responses"][
+        ["vw_too_cheap", "vw_cheap", "vw_expensive", "vw_too_expensive"]
+    ].to_numpy()
     disordered = ~np.all(np.diff(answers, axis=1) > 0, axis=1)
     assert vw["dropped"] == int(disordered.sum()) > 0
 
