@@ -86,6 +86,9 @@ def prune(root: Path, answers: dict) -> None:
 
 
 def personalise_notebooks(root: Path, answers: dict) -> None:
+    # jsonschema compiles the optional rfc3987-syntax grammar on import (~5 s when JupyterLab
+    # brought it in); nbformat's schema never needs it, so keep it out of this short process.
+    sys.modules.setdefault("rfc3987_syntax", None)
     try:
         import nbformat
     except ImportError:  # cookiecutter without Jupyter: fall back to plain JSON, same result
