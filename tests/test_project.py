@@ -110,7 +110,8 @@ def test_make_lab_starts_jupyterlab(default_project):
 def test_a_single_analysis_project_tests_and_reports(only):
     answers = {name: name == only for name in ANALYSES}
     with baked(**answers) as project:
-        assert_ok(make(project, "test", ARGS="-q -p no:cacheprovider"))
+        # the slow statistical and notebook-variant checks ran in the full project above
+        assert_ok(make(project, "test", ARGS='-q -p no:cacheprovider -m "not slow"'))
         assert_ok(make(project, "reports"))
         summary = latest_summary(project)
         assert list(summary["notebooks"]) == [only]
