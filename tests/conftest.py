@@ -61,10 +61,18 @@ def make(
     args = [f"{k}={v}" for k, v in {"VENV": str(VENV), **variables}.items()]
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(project), *targets, *args],
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without make's own variables: a `make test ARGS=...` of the kit must not
+    leak its ARGS into the baked project's make (make passes them down in MAKEFLAGS)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    return {**env, **extra}
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from conftest import KIT, TEMPLATE, VENV
+from conftest import KIT, TEMPLATE, VENV, clean_env
 
 README = (KIT / "README.md").read_text(encoding="utf-8")
 
@@ -17,6 +17,7 @@ README = (KIT / "README.md").read_text(encoding="utf-8")
 def kit_make(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(KIT), *args, f"VENV={VENV}"],
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ANALYSES, VENV, baked, make
+from conftest import ANALYSES, VENV, baked, clean_env, make
 
 MAKE_TARGETS = {"help", "setup", "data", "reports", "validate", "test", "lab"}
 
@@ -42,7 +43,7 @@ def test_make_help_lists_every_target_with_its_description(default_project):
 
 
 def test_make_data_then_validate_passes(default_project):
-    assert_ok(make(default_project, "data", CUSTOMERS="3000"))
+    assert_ok(make(default_project, "data"))  # the default size: the planted-truth tests need it
     assert (default_project / "data/sample/truth.json").is_file()
     done = make(default_project, "validate")
     assert_ok(done)
@@ -75,7 +76,8 @@ def test_make_lab_starts_jupyterlab(default_project):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    args = f"--no-browser --port={port} --ip=127.0.0.1 --ServerApp.token=kit-test"
+    # --allow-root: CI runs as root, which JupyterLab refuses by default
+    args = f"--no-browser --allow-root --port={port} --ip=127.0.0.1 --IdentityProvider.token=kit"
     process = subprocess.Popen(
         [
             "make",
@@ -90,7 +92,7 @@ def test_make_lab_starts_jupyterlab(default_project):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(default_project / ".jupyter-runtime")},
+        env=clean_env(JUPYTER_RUNTIME_DIR=str(default_project / ".jupyter-runtime")),
     )
     seen = ""
     try:
@@ -102,7 +104,8 @@ def test_make_lab_starts_jupyterlab(default_project):
             seen += line
         assert f"127.0.0.1:{port}/lab" in seen, seen[-2000:]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 
