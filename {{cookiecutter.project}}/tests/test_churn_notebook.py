@@ -1,0 +1,153 @@
+"""The churn report end to end: papermill runs the notebook on the sample shop with the default
+model (gradient boosting, isotonic calibration) and with logistic regression + sigmoid
+calibration. The recorded values must show a model that beats recency alone on a later period,
+calibration that does not hurt, a churn rate that plain pandas on the orders file confirms, and
+an at-risk export that adds up to the recorded revenue at risk."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "churn.ipynb"
+EXPORT = Path("data") / "exports" / "churn_at_risk.csv"
+RECORDED = {
+    "churn_rate",
+    "auc_roc",
+    "auc_pr",
+    "top_decile_lift",
+    "brier",
+    "brier_uncalibrated",
+    "revenue_at_risk",
+    "baseline_auc_recency",
+    "baseline_auc_bgnbd",
+    "bgnbd",
+}
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not NOTEBOOK.is_file(), reason="churn report not in this project"),
+]
+
+
+def execute(sample_dir: Path, workdir: Path, **parameters) -> tuple[dict, Path]:
+    """Run the notebook in a scratch copy of the project; its recorded metrics and root."""
+    import papermill
+
+    project = workdir / "project"
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    shutil.copytree(ROOT / "params", project / "params")
+    (project / "data").mkdir()
+    (project / "data" / "sample").symlink_to(sample_dir)
+    metrics = workdir / "metrics.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOP_PROJECT_ROOT", str(project))
+        patch.setenv("SHOP_REPORT_METRICS", str(metrics))
+        patch.delenv("SHOP_DATA_URL", raising=False)
+        # The kernel imports the package from src/ also when it is not installed.
+        paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
+        papermill.execute_notebook(
+            str(project / "notebooks" / "churn.ipynb"),
+            str(workdir / "out.ipynb"),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(project / "notebooks"),
+            progress_bar=False,
+        )
+    return json.loads(metrics.read_text(encoding="utf-8")), project
+
+
+@pytest.fixture(scope="module")
+def default_run(sample_dir, tmp_path_factory):
+    return execute(sample_dir, tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="module")
+def logistic_run(sample_dir, tmp_path_factory):
+    return execute(
+        sample_dir,
+        tmp_path_factory.mktemp("logistic"),
+        model="logistic",
+        calibration="sigmoid",
+        flag_by="probability",
+        at_risk_size=500,
+    )
+
+
+def observed_churn_rate(sample_dir: Path, horizon_days: int, max_recency_days: int) -> float:
+    """Churn in the evaluation window, straight from the orders file with pandas: customers
+    with an order in the year before the cutoff (one horizon before the latest order) who
+    placed none in the horizon after it."""
+    orders = pd.read_parquet(sample_dir / "orders.parquet", columns=["customer_id", "ordered_at"])
+    at = orders["ordered_at"]
+    as_of = at.max()
+    cutoff = as_of - pd.Timedelta(days=horizon_days)
+    last = orders[at <= cutoff].groupby("customer_id")["ordered_at"].max()
+    active = last[last >= cutoff - pd.Timedelta(days=max_recency_days)].index
+    returned = orders.loc[(at > cutoff) & (at <= as_of), "customer_id"].unique()
+    return float(1 - active.isin(returned).mean())
+
+
+@pytest.mark.parametrize("variant", ["default_run", "logistic_run"])
+def test_model_beats_recency_alone_and_calibration_does_not_hurt(variant, request):
+    metrics, _ = request.getfixturevalue(variant)
+    assert set(metrics) >= RECORDED
+    assert metrics["auc_roc"] > metrics["baseline_auc_recency"]
+    assert metrics["auc_roc"] > 0.7
+    assert 0 < metrics["churn_rate"] < 1
+    assert metrics["brier"] <= metrics["brier_uncalibrated"]
+    # A constant forecast of the churn rate scores p(1 - p); a useful model scores well below.
+    assert metrics["brier"] < 0.8 * metrics["churn_rate"] * (1 - metrics["churn_rate"])
+    assert 1 < metrics["top_decile_lift"] <= 1 / metrics["churn_rate"] + 1e-9
+
+
+def test_churn_rate_matches_plain_pandas_on_the_orders_file(default_run, sample_dir):
+    metrics, project = default_run
+    assert metrics["horizon_days"] == metrics["suggested_horizon_days"]  # 0 means "suggested"
+    expected = observed_churn_rate(sample_dir, metrics["horizon_days"], max_recency_days=365)
+    assert metrics["churn_rate"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_bgnbd_baseline_is_recorded_with_its_time_unit(default_run):
+    metrics, _ = default_run
+    fit = metrics["bgnbd"]
+    assert set(fit) == {"r", "alpha", "a", "b", "time_unit"}
+    assert fit["time_unit"] == "weeks"
+    assert all(fit[k] > 0 for k in ("r", "alpha", "a", "b"))
+    assert 0.5 < metrics["baseline_auc_bgnbd"] < 1
+
+
+@pytest.mark.parametrize(
+    ("variant", "size"),
+    [("default_run", 1000), ("logistic_run", 500)],
+    ids=["value", "probability"],
+)
+def test_export_adds_up_to_the_recorded_revenue_at_risk(variant, size, request):
+    metrics, project = request.getfixturevalue(variant)
+    exported = pd.read_csv(project / EXPORT, dtype={"customer_id": str})
+    assert list(exported.columns) == [
+        "customer_id",
+        "churn_probability",
+        "expected_value",
+        "value_at_risk",
+    ]
+    assert len(exported) == exported["customer_id"].nunique() == size
+    assert exported["churn_probability"].between(0, 1).all()
+    # The CSV keeps 6 significant digits per row.
+    assert exported["value_at_risk"].sum() == pytest.approx(metrics["revenue_at_risk"], rel=1e-4)
+    assert exported["value_at_risk"].is_monotonic_decreasing
+
+
+def test_shared_outputs_name_no_customer(default_run):
+    _, project = default_run
+    executed = (project.parent / "out.ipynb").read_text(encoding="utf-8")
+    exported = pd.read_csv(project / EXPORT, dtype={"customer_id": str})["customer_id"]
+    some_ids = exported.sample(200, random_state=0)
+    assert not [customer for customer in some_ids if customer in executed]
