@@ -8,6 +8,7 @@ page shows them. tests/test_gallery.py fails when their code drifts from the tem
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,7 +47,13 @@ def main() -> int:
     for old in gallery.glob("*.ipynb"):
         old.unlink()
     for executed in sorted((project / "reports" / "latest").glob("*.ipynb")):
-        shutil.copy2(executed, gallery / executed.name)
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+        # papermill records absolute paths of the machine that ran it: keep them out of the repo
+        for key in ("input_path", "output_path"):
+            if key in nb["metadata"].get("papermill", {}):
+                nb["metadata"]["papermill"][key] = f"notebooks/{executed.name}"
+        text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        (gallery / executed.name).write_text(text, encoding="utf-8")
         print(f"gallery: {executed.name}")
     return 0
 
