@@ -43,6 +43,29 @@ def scratch_project(folder: Path, sample_dir: Path) -> Path:
     return folder
 
 
+def execute_notebook(name: str, project: Path, out: Path, **parameters) -> dict:
+    """Run one report notebook with papermill in a scratch project; return what it recorded."""
+    import papermill
+
+    metrics = out.with_suffix(".metrics.json")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOP_PROJECT_ROOT", str(project))
+        patch.setenv("SHOP_REPORT_METRICS", str(metrics))
+        patch.delenv("SHOP_DATA_URL", raising=False)
+        # the kernel imports the package from src/ also when it is not installed
+        paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
+        papermill.execute_notebook(
+            str(project / "notebooks" / f"{name}.ipynb"),
+            str(out),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(project / "notebooks"),
+            progress_bar=False,
+        )
+    return json.loads(metrics.read_text(encoding="utf-8"))
+
+
 def run_reports(project: Path, *args: str, data_url: str | None = None):
     """Run the runner as a scheduler does; returns (completed process, summary or None, latest)."""
     env = {**os.environ, "SHOP_PROJECT_ROOT": str(project)}

@@ -6,13 +6,11 @@ an at-risk export that adds up to the recorded revenue at risk."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import execute_notebook, scratch_project
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "churn.ipynb"
@@ -38,30 +36,8 @@ pytestmark = [
 
 def execute(sample_dir: Path, workdir: Path, **parameters) -> tuple[dict, Path]:
     """Run the notebook in a scratch copy of the project; its recorded metrics and root."""
-    import papermill
-
-    project = workdir / "project"
-    shutil.copytree(ROOT / "notebooks", project / "notebooks")
-    shutil.copytree(ROOT / "params", project / "params")
-    (project / "data").mkdir()
-    (project / "data" / "sample").symlink_to(sample_dir)
-    metrics = workdir / "metrics.json"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHOP_PROJECT_ROOT", str(project))
-        patch.setenv("SHOP_REPORT_METRICS", str(metrics))
-        patch.delenv("SHOP_DATA_URL", raising=False)
-        # The kernel imports the package from src/ also when it is not installed.
-        paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
-        patch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
-        papermill.execute_notebook(
-            str(project / "notebooks" / "churn.ipynb"),
-            str(workdir / "out.ipynb"),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(project / "notebooks"),
-            progress_bar=False,
-        )
-    return json.loads(metrics.read_text(encoding="utf-8")), project
+    project = scratch_project(workdir / "project", sample_dir)
+    return execute_notebook("churn", project, workdir / "out.ipynb", **parameters), project
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,13 @@ what the sample generator planted (truth.json).
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import execute_notebook, scratch_project
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "market_research.ipynb"
@@ -31,32 +30,14 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def project(sample_dir, tmp_path_factory) -> Path:
     """A scratch copy of the project whose data/sample is the shared sample shop."""
-    root = tmp_path_factory.mktemp("market_project")
-    shutil.copytree(ROOT / "notebooks", root / "notebooks")
-    shutil.copytree(ROOT / "params", root / "params")
-    (root / "data").mkdir()
-    (root / "data" / "sample").symlink_to(sample_dir)
-    return root
+    return scratch_project(tmp_path_factory.mktemp("market_project"), sample_dir)
 
 
 def run_notebook(project: Path, monkeypatch, name: str, **parameters) -> dict:
-    """Execute the notebook with papermill and the report's parameter file; return its metrics."""
-    import papermill
-
-    metrics = project / f"{name}.metrics.json"
-    monkeypatch.setenv("SHOP_PROJECT_ROOT", str(project))
-    monkeypatch.setenv("SHOP_REPORT_METRICS", str(metrics))
-    monkeypatch.delenv("SHOP_DATA_URL", raising=False)
+    """Execute the notebook with papermill; return what it recorded."""
     own = yaml.safe_load((project / "params" / "market_research.yaml").read_text("utf-8"))
-    papermill.execute_notebook(
-        str(project / "notebooks" / NOTEBOOK.name),
-        str(project / f"{name}.ipynb"),
-        parameters={**own, **parameters},
-        kernel_name="python3",
-        cwd=str(project / "notebooks"),
-        progress_bar=False,
-    )
-    return json.loads(metrics.read_text(encoding="utf-8"))
+    parameters = {**own, **parameters}
+    return execute_notebook(NOTEBOOK.stem, project, project / f"{name}.ipynb", **parameters)
 
 
 def write_trends_export(path: Path) -> dict[str, float]:

@@ -8,13 +8,12 @@ reduce to on a balanced panel.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import execute_notebook, scratch_project
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,31 +30,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def project(sample_dir, tmp_path_factory) -> Path:
     """A scratch copy of the project whose data/sample is the shared sample shop."""
-    root = tmp_path_factory.mktemp("plr_project")
-    shutil.copytree(ROOT / "notebooks", root / "notebooks")
-    shutil.copytree(ROOT / "params", root / "params")
-    (root / "data").mkdir()
-    (root / "data" / "sample").symlink_to(sample_dir)
-    return root
+    return scratch_project(tmp_path_factory.mktemp("plr_project"), sample_dir)
 
 
 def run_notebook(project: Path, monkeypatch, name: str, **parameters) -> dict:
     """Execute the notebook with papermill; return what it recorded."""
-    import papermill
-
-    metrics = project / f"{name}.metrics.json"
-    monkeypatch.setenv("SHOP_PROJECT_ROOT", str(project))
-    monkeypatch.setenv("SHOP_REPORT_METRICS", str(metrics))
-    monkeypatch.delenv("SHOP_DATA_URL", raising=False)
-    papermill.execute_notebook(
-        str(project / "notebooks" / NOTEBOOK.name),
-        str(project / f"{name}.ipynb"),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(project / "notebooks"),
-        progress_bar=False,
-    )
-    return json.loads(metrics.read_text(encoding="utf-8"))
+    return execute_notebook(NOTEBOOK.stem, project, project / f"{name}.ipynb", **parameters)
 
 
 def end_of_data(orders: pd.DataFrame) -> pd.Timestamp:
