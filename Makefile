@@ -8,7 +8,7 @@ DEMO ?= build/demo
 ARGS ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help venv demo test gallery
+.PHONY: help venv demo test gallery bench
 
 help: ## Show the commands and what they do
 	@echo "Shop analytics kit: commands"
@@ -37,3 +37,6 @@ test: venv ## Run the kit's tests (bakes projects and runs their own tests and r
 GALLERY_OUT ?= notebooks
 gallery: venv ## Re-execute the gallery in notebooks/ (the default project on sample data)
 	$(PY) scripts/gallery.py --venv $(VENV_ABS) --out $(GALLERY_OUT)
+
+bench: venv ## Benchmark bake, sample data and every report at S/M/L (BENCH_SIZES, BENCH_REPEATS)
+	$(PY) bench/run.py --python $(PY)

@@ -162,6 +162,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cli_run(args: argparse.Namespace) -> int:
     """``run``: execute the notebooks; returns the exit code documented in the module."""
+    # As in _worker: nbformat imports jsonschema, which compiles an IRI grammar at import time
+    # when the optional rfc3987-syntax package is installed (JupyterLab brings it), ~2 s of CPU
+    # per run (bench/README.md). nbformat's schema uses no IRI format; this process goes without.
+    sys.modules.setdefault("rfc3987_syntax", None)
     options = RunOptions(
         only=tuple(args.only),
         params_files=tuple(Path(p) for p in args.params),

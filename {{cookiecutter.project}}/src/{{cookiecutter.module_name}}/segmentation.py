@@ -158,7 +158,9 @@ def _order_metrics(orders: ibis.Table, channels: Mapping[str, str]) -> dict[str,
     if kept is None:
         metrics["monetary"] = revenue.sum()
     else:
-        metrics["refunded_orders"] = (~kept).ifelse(1, 0).sum()
+        # COUNT(*) FILTER, not SUM(CASE ... 1 ELSE 0): DuckDB sums integers into 128-bit
+        # integers, which reach pandas as Python Decimal objects (3 s per 1M customers).
+        metrics["refunded_orders"] = orders.count(where=~kept)
         metrics["monetary"] = kept.ifelse(revenue, 0.0).sum()
     if "discount" in orders.columns:
         discount = orders.discount.cast("float64").fill_null(0.0)
@@ -168,8 +170,7 @@ def _order_metrics(orders: ibis.Table, channels: Mapping[str, str]) -> dict[str,
         named = [value for value in channels if value != "other"]
         for value, column in channels.items():
             hit = ~channel.isin(named) if value == "other" else channel == value
-            # SUM(CASE ...), not a cast: PostgreSQL cannot cast a boolean to bigint.
-            metrics[column] = hit.ifelse(1, 0).sum()
+            metrics[column] = orders.count(where=hit)  # a BIGINT count, as refunded_orders
     return metrics
 
 

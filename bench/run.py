@@ -1,0 +1,1670 @@
+"""Benchmark the kit: bake, sample data, every report at S / M / L, and the alternatives.
+
+``make bench`` runs this file with the kit's virtualenv. It bakes the default project into a
+temporary folder, generates the sample shop at each size, runs every notebook through the
+project's own runner and records wall time, CPU time and peak memory, then compares the runner
+with the same code run as one plain Python process, and the engine (Ibis/DuckDB) aggregation with
+the pandas code a user would otherwise write. The figures go to ``bench/results.json``;
+``BENCHMARKS.md`` is then written from that file (``--markdown-only`` re-writes it alone).
+
+Every measured step runs in a child process started with ``--python``; the driver itself needs
+only the standard library (and psutil, when installed, for the memory of a whole process tree).
+See bench/README.md for what is measured and how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import datetime as dt
+import importlib
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KIT = Path(__file__).resolve().parents[1]
+PROJECT = "shop-insights"  # folder and module of the default bake
+MODULE = "shop_insights"
+SIZES = {"xs": 1_000, "s": 10_000, "m": 100_000, "l": 1_000_000}  # customers
+DEFAULT_SIZES = "s m l"
+DEFAULT_REPEATS = 3
+OVERHEAD_SIZE = "m"  # where the issue sets the papermill overhead target
+ENGINE_SIZE = "l"  # where the issue sets the engine speed-up target
+MIB = 1024 * 1024
+SAMPLE_EVERY = 0.2  # seconds between two memory samples of a process tree
+STEP_TIMEOUT = 3 * 3600  # seconds: a step slower than this is stopped and reported as failed
+NOTEBOOK_TIMEOUT = 3600  # the runner's own per-notebook limit, above its 1800 s default
+PACKAGES = (
+    "cookiecutter",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "duckdb",
+    "ibis-framework",
+    "sqlglot",
+    "scikit-learn",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "papermill",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "psutil",
+)
+
+# Targets from issue 9, in the order BENCHMARKS.md lists them.
+BAKE_MAX_S = 1.0
+SUITE_S_MAX_S = 25.0
+SUITE_L_MAX_S = 300.0
+SUITE_L_MAX_MIB = 6 * 1024
+OVERHEAD_MAX = 1.25
+ENGINE_MIN_SPEEDUP = 5.0
+LINEAR_MAX_EXPONENT = 1.2  # "roughly linear": time grows at most like orders^1.2
+
+
+# ============================================================================ measuring
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One child process: how long, how much CPU and memory, and how it ended."""
+
+    wall_s: float
+    cpu_s: float  # user + system time of the child and all its descendants (wait4 rusage)
+    peak_rss_mib: float  # sum of RSS over the process tree, sampled (psutil); see rss_method()
+    max_process_rss_mib: float  # largest single process in the tree (wait4 ru_maxrss)
+    returncode: int
+    output: str  # last part of stdout + stderr, for error messages
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "max_process_rss_mib": round(self.max_process_rss_mib, 1),
+        }
+
+
+def rss_method() -> str:
+    """How peak memory is measured on this machine (psutil when installed)."""
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        return "wait4 ru_maxrss: largest single process of the tree (psutil not installed)"
+    return (
+        f"psutil: sum of RSS over the whole process tree, sampled every {SAMPLE_EVERY:g} s "
+        "(pages shared by several processes count in each; peaks shorter than that can be missed)"
+    )
+
+
+def _tree_rss(pid: int) -> int | None:
+    """Bytes resident in the process ``pid`` and all its descendants, or None without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total
+
+
+def _kill_tree(pid: int) -> None:
+    """Stop a timed-out step: its process group and every descendant (kernels have their own)."""
+    with contextlib.suppress(ImportError):
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the memory of a process tree until stopped; kills the tree past its deadline."""
+
+    def __init__(self, pid: int, deadline: float) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.deadline, self.peak = pid, deadline, 0
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid) or 0)
+            if time.perf_counter() > self.deadline:
+                _kill_tree(self.pid)
+            self._stopped.wait(SAMPLE_EVERY)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+def measure(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = STEP_TIMEOUT,
+) -> Measurement:
+    """Run ``command`` to its end and measure it.
+
+    CPU time and the largest single process come from ``os.wait4`` on the child: the exact
+    per-call equivalent of a ``RUSAGE_CHILDREN`` delta (it covers every descendant that was
+    waited for, such as the notebook kernels). The memory of the whole tree is sampled with
+    psutil while the child runs.
+    """
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so a timeout can stop all of it
+        )
+        sampler = _TreeSampler(process.pid, started + timeout)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)  # blocks; the sampler stops a hung step
+        finally:
+            sampler.stop()
+        peak = sampler.peak
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it, not Popen
+        log.seek(0)
+        output = log.read().decode("utf-8", errors="replace")[-6000:]
+    largest = usage.ru_maxrss * 1024 / MIB  # kibibytes on Linux
+    return Measurement(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mib=max(peak / MIB, largest),  # a tree holds at least its largest process
+        max_process_rss_mib=largest,
+        returncode=process.returncode,
+        output=output,
+    )
+
+
+def stats(values: Sequence[float]) -> dict[str, Any]:
+    """A figure with every run kept beside its median."""
+    runs = [round(v, 3) for v in values]
+    return {"median": round(statistics.median(values), 3) if values else None, "runs": runs}
+
+
+def summarise(measurements: Sequence[Measurement]) -> dict[str, Any]:
+    """Median and runs of wall, CPU and memory over the repeats of one step."""
+    return {
+        key: stats([m.as_dict()[key] for m in measurements])
+        for key in ("wall_s", "cpu_s", "peak_rss_mib", "max_process_rss_mib")
+    } | {"repeats": len(measurements)}
+
+
+def log_slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Least-squares slope of log(y) on log(x): the exponent b in y ~ x^b."""
+    points = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if x > 0 and y > 0]
+    if len({x for x, _ in points}) < 2:
+        return None
+    return round(statistics.linear_regression(*zip(*points, strict=True)).slope, 3)
+
+
+class StepFailed(RuntimeError):
+    """A measured step did not finish successfully."""
+
+
+def say(message: str) -> None:
+    stamp = dt.datetime.now().strftime("%H:%M:%S")
+    print(f"[bench {stamp}] {message}", flush=True)
+
+
+# ============================================================================ the project
+
+
+@dataclass(frozen=True)
+class Project:
+    """The baked default project and how to run its code."""
+
+    root: Path
+    python: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "SHOP_DATA_URL"}  # files, never a DB
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(self.root / "src"), env.get("PYTHONPATH")])
+        )
+        env["SHOP_PROJECT_ROOT"] = str(self.root)
+        return env
+
+    def notebooks(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / "notebooks").glob("*.ipynb"))
+
+    def run(self, command: Sequence[str], what: str) -> Measurement:
+        done = measure([self.python, *command], cwd=self.root, env=self.env)
+        if done.returncode != 0:
+            raise StepFailed(f"{what} failed (exit code {done.returncode}):\n{done.output}")
+        return done
+
+
+def bake_once(python: str, out: Path) -> Measurement:
+    """``cookiecutter --no-input`` of the kit, as a PM types it."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = [
+        python,
+        "-m",
+        "cookiecutter",
+        "--no-input",
+        "--output-dir",
+        str(out),
+        str(KIT),
+        "init_git=no",
+    ]
+    done = measure(command, cwd=out)
+    if done.returncode != 0:
+        raise StepFailed(f"baking the kit failed:\n{done.output}")
+    return done
+
+
+def bake_in_process(python: str, out: Path) -> dict[str, float]:
+    """Import time and bake time of ``cookiecutter()`` called in one process (for the note)."""
+    result = out / "bake.json"
+    command = [python, str(Path(__file__).resolve()), "_bake", str(out), str(result)]
+    done = measure(command, cwd=out)
+    if done.returncode != 0:
+        raise StepFailed(f"the in-process bake failed:\n{done.output}")
+    return json.loads(result.read_text(encoding="utf-8"))
+
+
+_NO_IRI = "import sys; sys.modules.setdefault('rfc3987_syntax', None); "  # as runner/_worker do
+_KERNEL = (
+    "from jupyter_client.manager import start_new_kernel\n"
+    "manager, client = start_new_kernel(kernel_name='python3')\n"
+    "client.stop_channels()\n"
+    "manager.shutdown_kernel(now=True)\n"
+)
+# What every notebook run pays whatever the data size, each in a fresh Python (the runner's
+# command runs once per run; the rest once per notebook).
+FIXED_STEPS: dict[str, list[str]] = {
+    "Python start": ["-c", "pass"],
+    "runner command: start and imports (once per run)": ["-m", MODULE, "run", "--help"],
+    "worker: papermill and nbclient imports": ["-c", _NO_IRI + "import papermill, nbclient"],
+    "kernel start and shutdown": ["-c", _KERNEL],
+    "analysis imports (pandas, matplotlib, seaborn, Ibis, scikit-learn, statsmodels)": [
+        "-c",
+        "import pandas, matplotlib.pyplot, seaborn, ibis, sklearn.cluster, statsmodels.api, "
+        f"{MODULE}.plots, {MODULE}.data",
+    ],
+    "HTML page: nbconvert and bleach imports": ["-c", _NO_IRI + f"import {MODULE}.html"],
+}
+PER_NOTEBOOK_STEPS = tuple(list(FIXED_STEPS)[2:])
+
+
+def fixed_costs(project: Project, repeats: int) -> dict[str, Any]:
+    """Wall and CPU of each fixed step of a notebook run (each includes a Python start)."""
+    costs = {}
+    for label, command in FIXED_STEPS.items():
+        costs[label], _ = repeated(
+            f"fixed cost: {label}",
+            repeats,
+            lambda i, c=command, what=label: (project.run(c, what), None),
+        )
+    return costs
+
+
+def interpreter_start(python: str, cwd: Path) -> float:
+    """Wall seconds of ``python -c pass``: the floor of any command-line step."""
+    return measure([python, "-c", "pass"], cwd=cwd).wall_s
+
+
+def ensure_dependencies(python: str, project: Path) -> list[str]:
+    """Install what is missing in the venv: the baked project's dependencies, and psutil.
+
+    The project itself is not installed: it is imported from ``<project>/src`` via PYTHONPATH
+    (the runner passes the same path to its kernels), so no editable install points at a
+    temporary folder afterwards. psutil measures the memory of a whole process tree.
+    """
+    wanted = []
+    probe = "import pandas, ibis, duckdb, papermill, nbconvert, ipykernel, sklearn, statsmodels"
+    if subprocess.run([python, "-c", probe], capture_output=True).returncode != 0:
+        meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+        wanted += list(meta["dependencies"])
+    if subprocess.run([python, "-c", "import psutil"], capture_output=True).returncode != 0:
+        wanted.append("psutil")
+    if wanted:
+        say(f"installing {len(wanted)} missing package(s) into {python}: {', '.join(wanted)}")
+        command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*command, *wanted], check=True)
+        importlib.invalidate_caches()  # so this process finds psutil when it is the same venv
+    return wanted
+
+
+def package_versions(python: str) -> dict[str, str | None]:
+    code = (
+        "import json, importlib.metadata as m\n"
+        f"names = {list(PACKAGES)!r}\n"
+        "def v(n):\n"
+        "    try:\n        return m.version(n)\n"
+        "    except m.PackageNotFoundError:\n        return None\n"
+        "print(json.dumps({n: v(n) for n in names}))"
+    )
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def python_version(python: str) -> str:
+    code = "import sys, platform; print(platform.python_implementation(), sys.version.split()[0])"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+# ============================================================================ the runs
+
+
+def clear_reports(project: Project) -> None:
+    """Remove earlier runs, so every measured run starts from the same empty reports/ folder."""
+    reports = project.root / "reports"
+    for entry in reports.iterdir() if reports.is_dir() else []:
+        if entry.name.startswith(".git"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def report_run(
+    project: Project, data_dir: Path, run_id: str, *, jobs: int, only: Sequence[str] = ()
+) -> tuple[Measurement, dict[str, Any]]:
+    """One ``python -m <module> run`` measured; returns it with what the run itself recorded."""
+    clear_reports(project)
+    command = [
+        "-m",
+        MODULE,
+        "run",
+        "--jobs",
+        str(jobs),
+        "--run-id",
+        run_id,
+        "--timeout",
+        str(NOTEBOOK_TIMEOUT),
+        "-p",
+        f"data_dir={data_dir}",
+    ]
+    if only:
+        command += ["--only", *only]
+    done = measure([project.python, *command], cwd=project.root, env=project.env)
+    folder = project.root / "reports" / run_id
+    summary_file = folder / "summary.json"
+    # Exit code 1 (a notebook failed) and 3 (an alert fired) still leave a complete summary:
+    # the failure is recorded per notebook and shown, and the benchmark goes on.
+    if not summary_file.is_file():
+        raise StepFailed(f"`run {' '.join(only) or '(all)'}` failed:\n{done.output}")
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    recorded = {}
+    for name, entry in summary["notebooks"].items():
+        recorded[name] = {
+            "status": entry["status"],
+            "runner_seconds": entry["seconds"],
+            **cell_times(folder / f"{name}.ipynb"),
+        }
+        if entry["status"] != "ok":
+            recorded[name]["error"] = entry.get("error")
+    return done, recorded
+
+
+def cell_times(executed: Path, top: int = 3) -> dict[str, Any]:
+    """Seconds spent running cells (papermill's per-cell durations) and the slowest cells."""
+    if not executed.is_file():
+        return {}
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    sources = {
+        index: "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        for index, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code"
+    }
+    aliases = _package_aliases(sources.values())
+    cells = []
+    for index, source in sources.items():
+        seconds = nb["cells"][index].get("metadata", {}).get("papermill", {}).get("duration")
+        if seconds is not None:
+            cells.append(
+                {"cell": index, "seconds": round(seconds, 2), "code": _cell_label(source, aliases)}
+            )
+    slowest = sorted(cells, key=lambda c: c["seconds"], reverse=True)[:top]
+    return {"kernel_seconds": round(sum(c["seconds"] for c in cells), 2), "slowest_cells": slowest}
+
+
+# Package modules that only format or record: their calls do not say where a cell's time goes.
+_PRESENTATION_MODULES = frozenset({"plots", "report", "config"})
+
+
+def _package_aliases(sources: Iterable[str]) -> set[str]:
+    """Names the notebook gives the package's analysis modules (``segmentation as seg``)."""
+    aliases = set()
+    for source in sources:
+        with contextlib.suppress(SyntaxError):
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.ImportFrom) and node.module == MODULE:
+                    aliases |= {
+                        a.asname or a.name
+                        for a in node.names
+                        if a.name not in _PRESENTATION_MODULES
+                    }
+    return aliases
+
+
+def _cell_label(source: str, aliases: set[str]) -> str:
+    """What a cell calls in the package (``data.check, seg.customer_features``), in order.
+
+    A cell without such calls is shown by its first line that is not an import.
+    """
+    calls: list[tuple[int, int, str]] = []
+    with contextlib.suppress(SyntaxError):
+        for node in ast.walk(ast.parse(source)):
+            function = node.func if isinstance(node, ast.Call) else None
+            if (
+                isinstance(function, ast.Attribute)
+                and isinstance(function.value, ast.Name)
+                and function.value.id in aliases
+            ):
+                calls.append((node.lineno, node.col_offset, f"{function.value.id}.{function.attr}"))
+    named = list(dict.fromkeys(name for *_, name in sorted(calls)))
+    if named:
+        return ", ".join(named[:4]) + (", …" if len(named) > 4 else "")
+    lines = [line.strip() for line in source.splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    doing = [line for line in code if not line.startswith(("import ", "from "))]
+    imports = "imports; " if len(doing) < len(code) else ""
+    return imports + (doing or code or [""])[0][:60]
+
+
+def repeated(
+    label: str, repeats: int, step: Callable[[int], tuple[Measurement, Any]]
+) -> tuple[dict[str, Any], list[Any]]:
+    """Run a step ``repeats`` times; its summary and each run's extra result."""
+    measurements, extras = [], []
+    for i in range(repeats):
+        done, extra = step(i)
+        say(
+            f"{label} [{i + 1}/{repeats}]: {done.wall_s:.1f} s wall, {done.cpu_s:.1f} s CPU, "
+            f"{done.peak_rss_mib:,.0f} MiB"
+        )
+        measurements.append(done)
+        extras.append(extra)
+    return summarise(measurements), extras
+
+
+def median_recorded(extras: Sequence[Mapping[str, Any]], name: str) -> dict[str, Any]:
+    """The runner's own figures for one notebook over the repeats (median run's cell times)."""
+    entries = [extra[name] for extra in extras if name in extra]
+    statuses = sorted({e["status"] for e in entries})
+    ordered = sorted(entries, key=lambda e: e["runner_seconds"])
+    middle = ordered[(len(ordered) - 1) // 2] if ordered else {}
+    result = {
+        "status": "ok" if statuses == ["ok"] else ",".join(statuses),
+        "runner_seconds": stats([e["runner_seconds"] for e in entries]),
+        "kernel_seconds": stats([e["kernel_seconds"] for e in entries if "kernel_seconds" in e]),
+        "slowest_cells": middle.get("slowest_cells", []),
+    }
+    errors = [e["error"] for e in entries if e.get("error")]
+    if errors:
+        result["error"] = errors[0]
+    return result
+
+
+def bench_size(
+    project: Project,
+    size: str,
+    work: Path,
+    repeats: int,
+    notebooks: Sequence[str],
+    *,
+    with_overhead: bool,
+    with_engine: bool,
+    engine_repeats: int,
+) -> dict[str, Any]:
+    """Everything measured at one data size; the sample data is removed afterwards."""
+    customers = SIZES[size]
+    data_dir = work / f"data-{size}"
+    result: dict[str, Any] = {
+        "customers": customers,
+        "repeats": repeats,
+        "load_average_at_start": _load(),
+    }
+
+    def sample(i: int) -> tuple[Measurement, None]:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        command = ["-m", MODULE, "sample", "--customers", str(customers), "--out", str(data_dir)]
+        return project.run(command, f"sample generation at {size.upper()}"), None
+
+    result["sample"], _ = repeated(f"{size.upper()} sample", repeats, sample)
+    truth = json.loads((data_dir / "truth.json").read_text(encoding="utf-8"))
+    result["orders"] = truth["counts"]["orders"]
+    result["rows"] = truth["counts"]
+    say(f"{size.upper()}: {customers:,} customers, {result['orders']:,} orders")
+
+    result["notebooks"] = {}
+    for name in notebooks:
+        summary, extras = repeated(
+            f"{size.upper()} {name}",
+            repeats,
+            lambda i, name=name: report_run(
+                project, data_dir, f"b-{size}-{name}-{i}", jobs=1, only=[name]
+            ),
+        )
+        result["notebooks"][name] = summary | median_recorded(extras, name)
+
+    result["suite"] = {}
+    for jobs in (1, 2):
+        summary, extras = repeated(
+            f"{size.upper()} suite --jobs {jobs}",
+            repeats,
+            lambda i, jobs=jobs: report_run(
+                project, data_dir, f"b-{size}-all{jobs}-{i}", jobs=jobs, only=notebooks
+            ),
+        )
+        statuses = {extra[n]["status"] for extra in extras for n in extra}
+        summary["status"] = "ok" if statuses == {"ok"} else ",".join(sorted(statuses))
+        summary["per_notebook_runner_seconds"] = {
+            n: stats([extra[n]["runner_seconds"] for extra in extras]) for n in notebooks
+        }
+        result["suite"][f"jobs{jobs}"] = summary
+
+    if with_overhead:
+        result["overhead"] = overhead(project, data_dir, work, repeats, notebooks, result)
+    if with_engine:  # seconds per run even at L, so as many runs as the small sizes get
+        result["engine_vs_pandas"] = engine_vs_pandas(project, data_dir, work, engine_repeats)
+    clear_reports(project)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    result["load_average_at_end"] = _load()
+    return result
+
+
+def overhead(
+    project: Project,
+    data_dir: Path,
+    work: Path,
+    repeats: int,
+    notebooks: Sequence[str],
+    measured: Mapping[str, Any],
+) -> dict[str, Any]:
+    """(a) The runner (papermill, a kernel per notebook, HTML) vs the same code in one process.
+
+    The plain run executes each notebook's code cells, with the same layered parameters, in one
+    IPython shell (no kernel, no papermill, no HTML): figures and tables are still rendered, as
+    the kernel renders them, so the difference is the runner's own cost.
+    """
+    per_notebook: list[dict[str, float]] = []
+
+    def plain(i: int) -> tuple[Measurement, dict[str, float]]:
+        result_file = work / f"plain-{i}.json"
+        command = [
+            str(Path(__file__).resolve()),
+            "_plain",
+            str(data_dir),
+            str(result_file),
+            *notebooks,
+        ]
+        done = project.run(command, "the plain-Python run of the notebooks")
+        return done, json.loads(result_file.read_text(encoding="utf-8"))
+
+    summary, extras = repeated("plain Python, one process", repeats, plain)
+    per_notebook = extras
+    runner_wall = measured["suite"]["jobs1"]["wall_s"]["median"]
+    plain_wall = summary["wall_s"]["median"]
+    return {
+        "plain": summary,
+        "plain_import_seconds": stats([e["import_seconds"] for e in per_notebook]),
+        "plain_per_notebook_seconds": {
+            n: stats([e["notebooks"][n] for e in per_notebook]) for n in notebooks
+        },
+        "runner_suite_jobs1_wall_s": runner_wall,
+        "ratio": round(runner_wall / plain_wall, 3),
+    }
+
+
+def engine_vs_pandas(project: Project, data_dir: Path, work: Path, repeats: int) -> dict[str, Any]:
+    """(b) Customer features from the orders table: Ibis/DuckDB (as the notebooks do) vs pandas.
+
+    Each method runs in a fresh process per repeat, so its peak memory is its own; the timed part
+    starts after the imports and ends with the same customer-level DataFrame.
+    """
+    out: dict[str, Any] = {}
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for method in ("engine", "pandas"):
+
+        def one(i: int, method: str = method) -> tuple[Measurement, dict[str, Any]]:
+            result_file = work / f"aggregate-{method}-{i}.json"
+            command = [
+                str(Path(__file__).resolve()),
+                "_aggregate",
+                method,
+                str(data_dir),
+                str(result_file),
+            ]
+            done = project.run(command, f"the {method} aggregation")
+            return done, json.loads(result_file.read_text(encoding="utf-8"))
+
+        summary, extras = repeated(f"customer features, {method}", repeats, one)
+        summary["seconds"] = stats([e["seconds"] for e in extras])
+        summary["phases"] = {
+            phase: stats([e["phases"][phase] for e in extras]) for phase in extras[0]["phases"]
+        }
+        out[method] = summary
+        checks[method] = [e["check"] for e in extras]
+    out["same_result"] = _same_check(checks["engine"][0], checks["pandas"][0])
+    out["check"] = checks["engine"][0]
+    out["speedup"] = round(
+        out["pandas"]["seconds"]["median"] / out["engine"]["seconds"]["median"], 3
+    )
+    out["speedup_end_to_end"] = round(
+        out["pandas"]["wall_s"]["median"] / out["engine"]["wall_s"]["median"], 3
+    )
+    return out
+
+
+def _same_check(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        other = b[key]
+        if isinstance(value, float) or isinstance(other, float):
+            if not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-6):
+                return False
+        elif value != other:
+            return False
+    return True
+
+
+def _load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+# ============================================================================ child commands
+
+
+def child_bake(out: str, result: str) -> int:
+    """``_bake OUT RESULT``: time importing cookiecutter, one in-process bake and its hooks."""
+    started = time.perf_counter()
+    from cookiecutter import hooks as cookiecutter_hooks
+    from cookiecutter.main import cookiecutter
+
+    imported = time.perf_counter()
+    hook_seconds: list[float] = []
+    run_script = cookiecutter_hooks.run_script
+
+    def timed_run_script(*args: Any, **kwargs: Any) -> None:  # each hook is a new Python
+        begin = time.perf_counter()
+        try:
+            run_script(*args, **kwargs)
+        finally:
+            hook_seconds.append(time.perf_counter() - begin)
+
+    cookiecutter_hooks.run_script = timed_run_script
+    cookiecutter(
+        str(KIT),
+        no_input=True,
+        output_dir=str(Path(out) / "in-process"),
+        extra_context={"init_git": False},
+    )
+    baked = time.perf_counter()
+    timings = {
+        "import_seconds": imported - started,
+        "bake_seconds": baked - imported,
+        "hook_seconds": sum(hook_seconds),
+        "hooks": len(hook_seconds),
+    }
+    Path(result).write_text(json.dumps(timings))
+    return 0
+
+
+def child_plain(data_dir: str, result: str, notebooks: Sequence[str]) -> int:
+    """``_plain DATA RESULT NAME...``: run the notebooks' code in one IPython shell, in order.
+
+    Runs in the project (cwd = project root, PYTHONPATH = its src). Parameters come from the
+    runner's own layering, with ``data_dir`` overridden as the runner is told with ``-p``.
+    """
+    started = time.perf_counter()
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+
+    runner = __import__(f"{MODULE}.runner", fromlist=["runner"])
+
+    class Shell(InteractiveShell):
+        def enable_gui(self, gui: str | None = None) -> None:  # no GUI event loop: inline only
+            return None
+
+    shell = Shell.instance()
+    shell.enable_matplotlib("inline")  # as in a kernel: every figure rendered to PNG
+    # a kernel computes every representation (HTML tables, Markdown, PNG), a terminal only text
+    shell.display_formatter.active_types = list(shell.display_formatter.formatters)
+    imported = time.perf_counter()
+    root = Path.cwd()
+    seconds: dict[str, float] = {}
+    for name in notebooks:
+        begin = time.perf_counter()
+        plans, _ = runner.plan_notebooks([name], (), {"data_dir": data_dir})
+        nb = nbformat.read(plans[0].path, as_version=4)
+        shell.reset(new_session=False)
+        os.chdir(root / "notebooks")  # the runner's working folder for notebooks
+        injected = "\n".join(f"{k} = {v!r}" for k, v in plans[0].parameters.items())
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            _run_cell(shell, cell.source, name)
+            if "parameters" in cell.metadata.get("tags", []):
+                _run_cell(shell, injected, name)  # papermill's injected-parameters cell
+        os.chdir(root)
+        seconds[name] = time.perf_counter() - begin
+    Path(result).write_text(
+        json.dumps({"import_seconds": imported - started, "notebooks": seconds})
+    )
+    return 0
+
+
+def _run_cell(shell: Any, source: str, notebook: str) -> None:
+    outcome = shell.run_cell(source, store_history=False)
+    if not outcome.success:
+        error = outcome.error_in_exec or outcome.error_before_exec
+        raise StepFailed(f"{notebook}: a cell failed in the plain run: {error!r}")
+
+
+def child_aggregate(method: str, data_dir: str, result: str) -> int:
+    """``_aggregate engine|pandas DATA RESULT``: customer features from the orders table."""
+    import pandas as pd
+
+    if method == "engine":
+        data = __import__(f"{MODULE}.data", fromlist=["data"])
+        seg = __import__(f"{MODULE}.segmentation", fromlist=["segmentation"])
+        started = time.perf_counter()
+        con = data.connect(data_dir)
+        orders = data.table(con, "orders")
+        cutoff = data.as_of(con)
+        ready = time.perf_counter()
+        features = seg.customer_features(orders, as_of=cutoff)
+        phases = {"connect": ready - started, "aggregate": time.perf_counter() - ready}
+    else:
+        started = time.perf_counter()
+        orders = pd.read_parquet(Path(data_dir) / "orders.parquet")
+        ready = time.perf_counter()
+        features = pandas_customer_features(orders)
+        phases = {"read": ready - started, "aggregate": time.perf_counter() - ready}
+    seconds = time.perf_counter() - started
+    Path(result).write_text(
+        json.dumps({"seconds": seconds, "phases": phases, "check": feature_check(features)})
+    )
+    return 0
+
+
+def pandas_customer_features(orders: Any) -> Any:
+    """The naive pandas equivalent of ``segmentation.customer_features`` (whole history).
+
+    What a pandas notebook would do with the whole table in memory: one groupby for the sums,
+    one for the channel mix and one for the favourite category. Same definitions as the
+    engine version (net revenue and AOV over orders not refunded, ties A-Z).
+    """
+    import pandas as pd
+
+    cutoff = orders["ordered_at"].max()
+    orders = orders[orders["ordered_at"] <= cutoff]
+    kept = ~orders["is_refunded"].fillna(False).astype(bool)
+    orders = orders.assign(
+        net=orders["revenue"].where(kept, 0.0),
+        kept_discount=orders["discount"].fillna(0.0).where(kept, 0.0),
+        refunded=(~kept).astype("int64"),
+        channel=orders["channel"].fillna("unknown"),
+    )
+    per_customer = orders.groupby("customer_id").agg(
+        first_order_at=("ordered_at", "min"),
+        last_order_at=("ordered_at", "max"),
+        frequency=("ordered_at", "size"),
+        refunded=("refunded", "sum"),
+        monetary=("net", "sum"),
+        discount=("kept_discount", "sum"),
+    )
+    channels = orders.groupby(["customer_id", "channel"]).size().unstack(fill_value=0)
+    top = (
+        orders.dropna(subset=["category"])
+        .groupby(["customer_id", "category"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["customer_id", "n", "category"], ascending=[True, False, True])
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")["category"]
+    )
+    kept_orders = per_customer["frequency"] - per_customer["refunded"]
+    gross = per_customer["monetary"] + per_customer["discount"]
+    day = pd.Timedelta(days=1)
+    features = pd.DataFrame(
+        {
+            "recency_days": (cutoff - per_customer["last_order_at"]) / day,
+            "frequency": per_customer["frequency"],
+            "monetary": per_customer["monetary"],
+            "aov": (per_customer["monetary"] / kept_orders.where(kept_orders > 0)).fillna(0.0),
+            "tenure_days": (cutoff - per_customer["first_order_at"]) / day,
+            "refund_rate": per_customer["refunded"] / per_customer["frequency"],
+            "discount_share": (per_customer["discount"] / gross.where(gross != 0)).fillna(0.0),
+        }
+    )
+    shares = channels.div(per_customer["frequency"], axis=0)
+    shares.columns = [f"channel_{c}" for c in shares.columns]
+    features = features.join(shares).join(top.rename("top_category"))
+    return features.reset_index().sort_values("customer_id", ignore_index=True)
+
+
+def feature_check(features: Any) -> dict[str, Any]:
+    """Totals that two correct implementations must share (rows, sums, category counts)."""
+    check: dict[str, Any] = {"rows": len(features)}
+    for column in (
+        "recency_days",
+        "frequency",
+        "monetary",
+        "aov",
+        "tenure_days",
+        "refund_rate",
+        "discount_share",
+    ):
+        check[column] = float(features[column].astype("float64").sum())
+    for column in sorted(c for c in features.columns if c.startswith("channel_")):
+        check[column] = float(features[column].astype("float64").sum())
+    counts = features["top_category"].astype("string").fillna("<none>").value_counts()
+    check["top_category"] = {str(k): int(v) for k, v in sorted(counts.items())}
+    return check
+
+
+CHILD_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "_bake": lambda a: child_bake(a[0], a[1]),
+    "_plain": lambda a: child_plain(a[0], a[1], a[2:]),
+    "_aggregate": lambda a: child_aggregate(a[0], a[1], a[2]),
+}
+
+
+# ============================================================================ the whole run
+
+
+def run_benchmark(
+    python: str, sizes: Sequence[str], repeats: int, large_repeats: int, only: Sequence[str]
+) -> dict[str, Any]:
+    """Measure everything and return the content of results.json."""
+    started_at = dt.datetime.now(dt.UTC)
+    load_start = _load()
+    results: dict[str, Any] = {
+        "schema": 1,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "kit_commit": _git("rev-parse", "--short", "HEAD"),
+        "kit_changes_uncommitted": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+    with _scratch() as work:
+        say(f"baking the default project (x{repeats}) with {python}")
+        bakes = [bake_once(python, work / f"bake-{i}") for i in range(repeats)]
+        project = Project(work / "bake-0" / PROJECT, python)
+        installed = ensure_dependencies(python, project.root)
+        notebooks = list(only) or project.notebooks()
+        missing = sorted(set(notebooks) - set(project.notebooks()))
+        if missing:
+            raise StepFailed(f"no notebook named {', '.join(missing)} in the baked project")
+        in_process = bake_in_process(python, work)
+        results["machine"] = {
+            "cpu_count": os.cpu_count(),
+            "memory_gib": round(
+                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+            ),
+            "platform": platform.platform(),
+            "python": python_version(python),
+            "packages": package_versions(python),
+            "load_average_start": load_start,
+            "shared": "the machine was shared with other work during the run: see the load "
+            "averages (1, 5, 15 minutes) at start and end, and per size",
+        }
+        results["method"] = {
+            "sizes": list(sizes),
+            "repeats": repeats,
+            "repeats_l": large_repeats,
+            "notebooks": notebooks,
+            "python": python,
+            "dependencies_installed": installed,
+            "wall": "time.perf_counter() around each child process",
+            "cpu": "user + system seconds of the child and every descendant it waited for "
+            "(os.wait4 rusage, the per-call equivalent of a RUSAGE_CHILDREN delta)",
+            "rss": rss_method(),
+            "notebook": "`python -m shop_insights run --only NAME --jobs 1` (a fresh runner, "
+            "worker and kernel; executed notebook and HTML written)",
+            "suite": "`python -m shop_insights run --jobs N` over every notebook",
+            "plain": "the notebooks' code cells run in order in one IPython shell in one "
+            "process, figures and tables rendered as in a kernel (no papermill, kernel or HTML)",
+            "engine": "data.connect + data.table('orders') + segmentation.customer_features "
+            "(Ibis on DuckDB, as the segmentation notebook does)",
+            "pandas": "pd.read_parquet(orders.parquet) and groupby (bench/run.py "
+            "pandas_customer_features), checked to give the same totals",
+        }
+        results["bake"] = {
+            "cli": summarise(bakes),
+            "in_process_import_s": round(in_process["import_seconds"], 3),
+            "in_process_bake_s": round(in_process["bake_seconds"], 3),
+            "in_process_hooks_s": round(in_process["hook_seconds"], 3),
+            "hooks": in_process["hooks"],
+            "python_start_s": round(interpreter_start(python, work), 3),
+        }
+        say(f"bake: median {results['bake']['cli']['wall_s']['median']} s")
+        results["fixed_costs"] = fixed_costs(project, repeats)
+        overhead_size = OVERHEAD_SIZE if OVERHEAD_SIZE in sizes else sizes[0]
+        engine_size = ENGINE_SIZE if ENGINE_SIZE in sizes else sizes[-1]
+        results["sizes"] = {}
+        for size in sizes:
+            results["sizes"][size] = bench_size(
+                project,
+                size,
+                work,
+                large_repeats if size == "l" else repeats,
+                notebooks,
+                with_overhead=size == overhead_size,
+                with_engine=size == engine_size,
+                engine_repeats=repeats,
+            )
+            _write_partial(results)
+    results["overhead"] = {"size": overhead_size, **results["sizes"][overhead_size].pop("overhead")}
+    results["engine_vs_pandas"] = {
+        "size": engine_size,
+        **results["sizes"][engine_size].pop("engine_vs_pandas"),
+    }
+    results["scaling"] = scaling(results["sizes"], notebooks)
+    results["machine"]["load_average_end"] = _load()
+    results["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    results["targets"] = targets(results)
+    return results
+
+
+def _write_partial(results: Mapping[str, Any]) -> None:
+    """Keep what is measured so far (a long run can be inspected while it goes on)."""
+    partial = Path(tempfile.gettempdir()) / "kit-bench-partial.json"
+    partial.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    work = Path(tempfile.mkdtemp(prefix="kit-bench-"))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _git(*args: str) -> str | None:
+    done = subprocess.run(["git", "-C", str(KIT), *args], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def scaling(sizes: Mapping[str, Any], notebooks: Sequence[str]) -> dict[str, Any]:
+    """(c) Exponents b in value ~ orders^b: fitted over S..L, and the local M->L slope."""
+    used = [s for s in ("s", "m", "l") if s in sizes]
+    series: dict[str, list[float]] = {}
+    for size in used:
+        at = sizes[size]
+        entries = {
+            "sample": at["sample"],
+            **{f"notebook {n}": at["notebooks"][n] for n in notebooks},
+            "suite --jobs 1": at["suite"]["jobs1"],
+            "suite --jobs 2": at["suite"]["jobs2"],
+        }
+        for label, entry in entries.items():
+            for key in ("wall_s", "peak_rss_mib"):
+                series.setdefault(f"{label}|{key}", []).append(entry[key]["median"])
+    orders = [sizes[s]["orders"] for s in used]
+    rows = {}
+    for key, values in series.items():
+        label, measure_key = key.split("|")
+        row = rows.setdefault(label, {})
+        kind = "time" if measure_key == "wall_s" else "memory"
+        row[f"{kind}_exponent"] = log_slope(orders, values)
+        if {"m", "l"} <= set(used):
+            row[f"{kind}_exponent_m_to_l"] = log_slope(orders[-2:], values[-2:])
+    return {"sizes": used, "orders": orders, "exponents": rows}
+
+
+# ============================================================================ targets
+
+
+def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 9 with the measured value and whether it is met (None: not run)."""
+    sizes = results["sizes"]
+
+    def suite(size: str) -> Mapping[str, Any] | None:
+        return sizes[size]["suite"] if size in sizes else None
+
+    rows = []
+    bake = results["bake"]["cli"]["wall_s"]["median"]
+    rows.append(_target("bake", f"≤ {BAKE_MAX_S:g} s", bake, "s", bake <= BAKE_MAX_S))
+    small = suite("s")
+    rows.append(
+        _suite_target(
+            "S suite wall (`--jobs 2`)", f"≤ {SUITE_S_MAX_S:g} s", small, "wall_s", SUITE_S_MAX_S
+        )
+    )
+    large = suite("l")
+    rows.append(
+        _suite_target(
+            "L suite wall (`--jobs 2`)",
+            f"≤ {SUITE_L_MAX_S / 60:g} min",
+            large,
+            "wall_s",
+            SUITE_L_MAX_S,
+        )
+    )
+    rows.append(
+        _suite_target(
+            "L suite peak memory (`--jobs 2`)",
+            f"≤ {SUITE_L_MAX_MIB / 1024:g} GiB",
+            large,
+            "peak_rss_mib",
+            SUITE_L_MAX_MIB,
+        )
+    )
+    over = results["overhead"]
+    at_m = over["size"] == OVERHEAD_SIZE
+    rows.append(
+        _target(
+            f"papermill overhead at {over['size'].upper()}",
+            f"≤ {OVERHEAD_MAX:g}× at M",
+            over["ratio"],
+            "×",
+            over["ratio"] <= OVERHEAD_MAX if at_m else None,
+        )
+    )
+    engine = results["engine_vs_pandas"]
+    at_l = engine["size"] == ENGINE_SIZE
+    met = engine["speedup"] >= ENGINE_MIN_SPEEDUP and engine["same_result"]
+    rows.append(
+        _target(
+            f"engine vs pandas at {engine['size'].upper()}",
+            f"≥ {ENGINE_MIN_SPEEDUP:g}× at L",
+            engine["speedup"],
+            "×",
+            met if at_l else None,
+        )
+    )
+    # The steepest of the S->L fit and the local M->L slope over every notebook and suite:
+    # fixed costs flatten the fit, the M->L slope shows how the data-bound part grows.
+    scale = results["scaling"]
+    steepest = [
+        (value, f"{label}, {'M→L' if key.endswith('m_to_l') else 'fit'}")
+        for label, row in scale["exponents"].items()
+        if label != "sample"
+        for key, value in row.items()
+        if key.startswith("time_exponent") and value is not None
+    ]
+    worst = max(steepest) if steepest and "l" in scale["sizes"] else None
+    rows.append(
+        _target(
+            "time vs orders (steepest exponent to L)",
+            f"roughly linear (≤ {LINEAR_MAX_EXPONENT:g})",
+            worst[0] if worst else None,
+            f" ({worst[1]})" if worst else "",
+            worst[0] <= LINEAR_MAX_EXPONENT if worst else None,
+        )
+    )
+    return rows
+
+
+def _target(name: str, goal: str, value: float | None, unit: str, met: bool | None) -> dict:
+    return {"name": name, "target": goal, "measured": value, "unit": unit, "met": met}
+
+
+def _suite_target(
+    name: str, goal: str, suite: Mapping[str, Any] | None, key: str, limit: float
+) -> dict:
+    unit = "s" if key == "wall_s" else "MiB"
+    if suite is None:
+        return _target(name, goal, None, unit, None)
+    value = suite["jobs2"][key]["median"]
+    ok = suite["jobs2"]["status"] == "ok" and value <= limit
+    return _target(name, goal, value, unit, ok)
+
+
+# ============================================================================ BENCHMARKS.md
+
+
+def markdown(results: Mapping[str, Any]) -> str:
+    """BENCHMARKS.md, written only from the content of results.json."""
+    machine, method = results["machine"], results["method"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `bench/run.py` from `bench/results.json`; do not edit by hand. Re-run with "
+        "`make bench` (see [bench/README.md](bench/README.md) for what is measured and how).",
+        "",
+        f"Measured {results['started_at']} – {results['finished_at']} on kit commit "
+        f"`{results['kit_commit']}`"
+        + (" (with uncommitted changes)" if results.get("kit_changes_uncommitted") else "")
+        + f": {machine['cpu_count']} CPUs, {machine['memory_gib']} GiB, {machine['python']}, "
+        f"{machine['platform']}.",
+        "",
+        f"**The machine was shared with other work during the run**: load average "
+        f"{_load_text(machine['load_average_start'])} at the start and "
+        f"{_load_text(machine['load_average_end'])} at the end (1 / 5 / 15 min, "
+        f"{machine['cpu_count']} CPUs), so times are pessimistic and vary between repeats.",
+        "",
+        f"Every figure is the median of {method['repeats']} runs"
+        + (f" ({method['repeats_l']} at L)" if "l" in method["sizes"] else "")
+        + "; results.json keeps every run.",
+        "",
+        "## Targets (issue 9)",
+        "",
+        "| target | goal | measured | |",
+        "|---|---|---|---|",
+    ]
+    for row in results["targets"]:
+        lines.append(
+            f"| {row['name']} | {row['target']} | {_measured(row)} | {_mark(row['met'])} |"
+        )
+    lines += ["", "✅ met · ❌ missed · ➖ not measured in this run (size not included)", ""]
+    misses = bounds_notes(results)
+    if misses:
+        lines += ["### What bounds the rest", "", *[f"- {note}" for note in misses], ""]
+    lines += _bake_section(results) + _fixed_section(results) + _sample_section(results)
+    lines += _notebook_section(results)
+    lines += _suite_section(results) + _overhead_section(results) + _engine_section(results)
+    lines += _scaling_section(results) + _method_section(results)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _load_text(load: Sequence[float]) -> str:
+    return " / ".join(f"{v:.1f}" for v in load)
+
+
+def _mark(met: bool | None) -> str:
+    return {True: "✅", False: "❌", None: "➖"}[met]
+
+
+def _measured(row: Mapping[str, Any]) -> str:
+    value, unit = row["measured"], row["unit"]
+    if value is None:
+        return "–"
+    if unit == "MiB":
+        return f"{value / 1024:.2f} GiB"
+    if unit == "s" and value >= 120:
+        return f"{value:,.0f} s ({value / 60:.1f} min)"
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "×":
+        return f"{value:.2f}×"
+    return f"{value:.2f}{unit}"
+
+
+def _median(entry: Mapping[str, Any], key: str) -> float:
+    return entry[key]["median"]
+
+
+def _sizes(results: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return list(results["sizes"].items())
+
+
+def _size_label(size: str, at: Mapping[str, Any]) -> str:
+    return f"{size.upper()} ({at['customers']:,} customers, {at['orders']:,} orders)"
+
+
+def _bake_section(results: Mapping[str, Any]) -> list[str]:
+    bake = results["bake"]
+    cli = bake["cli"]
+    return [
+        "## Bake",
+        "",
+        "| step | wall | CPU | peak memory |",
+        "|---|---|---|---|",
+        f"| `cookiecutter --no-input` (command line, {cli['repeats']} runs) | "
+        f"{_median(cli, 'wall_s'):.2f} s | {_median(cli, 'cpu_s'):.2f} s | "
+        f"{_median(cli, 'peak_rss_mib'):,.0f} MiB |",
+        f"| of which: Python start | {bake['python_start_s']:.2f} s | | |",
+        f"| of which: importing cookiecutter (in process) | {bake['in_process_import_s']:.2f} s "
+        "| | |",
+        f"| of which: `cookiecutter()` (in process) | {bake['in_process_bake_s']:.2f} s | | |",
+        f"| of which, in `cookiecutter()`: the {bake['hooks']} hooks (a new Python each) | "
+        f"{bake['in_process_hooks_s']:.2f} s | | |",
+        "",
+    ]
+
+
+def _fixed_section(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "## Fixed cost of a notebook run",
+        "",
+        "What a run pays whatever the data size, each step timed in a fresh Python (so each "
+        "includes the Python start of the first row).",
+        "",
+        "| step | wall | CPU |",
+        "|---|---|---|",
+    ]
+    for label, entry in results["fixed_costs"].items():
+        wall, cpu = _median(entry, "wall_s"), _median(entry, "cpu_s")
+        lines.append(f"| {label} | {wall:.2f} s | {cpu:.2f} s |")
+    wall, cpu = _per_notebook_fixed(results)
+    lines.append(
+        f"| **per notebook** (worker, kernel, imports, HTML) | **{wall:.1f} s** | **{cpu:.1f} s** |"
+    )
+    return [*lines, ""]
+
+
+def _per_notebook_fixed(results: Mapping[str, Any]) -> tuple[float, float]:
+    """Wall and CPU every notebook pays before its first cell and for its page."""
+    costs = results["fixed_costs"]
+    steps = [costs[label] for label in PER_NOTEBOOK_STEPS if label in costs]
+    return (
+        sum(_median(step, "wall_s") for step in steps),
+        sum(_median(step, "cpu_s") for step in steps),
+    )
+
+
+def _sample_section(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "## Sample generation",
+        "",
+        "| size | wall | CPU | peak memory (tree) |",
+        "|---|---|---|---|",
+    ]
+    for size, at in _sizes(results):
+        sample = at["sample"]
+        lines.append(
+            f"| {_size_label(size, at)} | {_median(sample, 'wall_s'):.1f} s | "
+            f"{_median(sample, 'cpu_s'):.1f} s | "
+            f"{_median(sample, 'peak_rss_mib'):,.0f} MiB |"
+        )
+    return [*lines, ""]
+
+
+def _notebook_section(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "## Each notebook through the runner (`run --only NAME --jobs 1`)",
+        "",
+        "Wall and CPU of the whole command (runner, worker, kernel, HTML); *in cells* is the time "
+        "papermill recorded for the notebook's cells, the rest is starting Python and the kernel, "
+        "papermill and the HTML page.",
+        "",
+        "| size | notebook | wall | in cells | CPU | peak memory (tree) | slowest cell |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, at in _sizes(results):
+        for name, entry in at["notebooks"].items():
+            slow = entry.get("slowest_cells") or []
+            cell = f"{slow[0]['seconds']:.1f} s: `{slow[0]['code']}`" if slow else ""
+            status = "" if entry["status"] == "ok" else f" ({entry['status']})"
+            kernel = entry["kernel_seconds"]["median"]
+            lines.append(
+                f"| {size.upper()} | {name}{status} | {_median(entry, 'wall_s'):.1f} s | "
+                f"{kernel:.1f} s | {_median(entry, 'cpu_s'):.1f} s | "
+                f"{_median(entry, 'peak_rss_mib'):,.0f} MiB | {cell.replace('|', '¦')} |"
+                if kernel is not None
+                else f"| {size.upper()} | {name}{status} | {_median(entry, 'wall_s'):.1f} s | – |"
+                f" {_median(entry, 'cpu_s'):.1f} s | {_median(entry, 'peak_rss_mib'):,.0f} MiB | |"
+            )
+    return [*lines, ""]
+
+
+def _suite_section(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "## The whole suite (`run --jobs N`)",
+        "",
+        "| size | jobs | wall | CPU | peak memory (tree) | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size, at in _sizes(results):
+        for jobs, entry in at["suite"].items():
+            lines.append(
+                f"| {size.upper()} | {jobs.removeprefix('jobs')} | "
+                f"{_median(entry, 'wall_s'):.1f} s | {_median(entry, 'cpu_s'):.1f} s | "
+                f"{_median(entry, 'peak_rss_mib'):,.0f} MiB | {entry['status']} |"
+            )
+    return [*lines, ""]
+
+
+def _overhead_section(results: Mapping[str, Any]) -> list[str]:
+    over = results["overhead"]
+    plain = over["plain"]
+    runner = results["sizes"][over["size"]]["suite"]["jobs1"]
+    lines = [
+        f"## (a) Runner overhead at {over['size'].upper()}",
+        "",
+        "The same notebook code run as one plain Python process (every notebook's cells in one "
+        "IPython shell, figures and tables rendered as a kernel renders them) against the runner "
+        "(`run --jobs 1`: papermill, a kernel per notebook, the HTML pages).",
+        "",
+        "| | wall | CPU | peak memory |",
+        "|---|---|---|---|",
+        f"| runner, `--jobs 1` | {over['runner_suite_jobs1_wall_s']:.1f} s | "
+        f"{_median(runner, 'cpu_s'):.1f} s | {_median(runner, 'peak_rss_mib'):,.0f} MiB |",
+        f"| plain Python, one process | {_median(plain, 'wall_s'):.1f} s | "
+        f"{_median(plain, 'cpu_s'):.1f} s | {_median(plain, 'peak_rss_mib'):,.0f} MiB |",
+        f"| **ratio** | **{over['ratio']:.2f}×** | | |",
+        "",
+        f"Plain run per notebook (imports {over['plain_import_seconds']['median']:.1f} s once): "
+        + ", ".join(
+            f"{n} {v['median']:.1f} s" for n, v in over["plain_per_notebook_seconds"].items()
+        )
+        + ".",
+        "",
+    ]
+    return lines
+
+
+def _engine_section(results: Mapping[str, Any]) -> list[str]:
+    engine = results["engine_vs_pandas"]
+    rows = results["sizes"][engine["size"]]
+    lines = [
+        f"## (b) Engine vs pandas at {engine['size'].upper()} ({rows['orders']:,} orders)",
+        "",
+        "Customer features from the orders table (what the segmentation notebook aggregates): "
+        "Ibis on DuckDB vs reading the Parquet file into pandas and grouping. Timed from opening "
+        "the data to the customer-level DataFrame (imports excluded); memory is the process's "
+        f"peak. Median of {engine['engine']['repeats']} runs of each, each in a fresh process.",
+        "",
+        "| method | time | phases | CPU (process) | peak memory |",
+        "|---|---|---|---|---|",
+    ]
+    for method in ("engine", "pandas"):
+        entry = engine[method]
+        phases = ", ".join(f"{k} {v['median']:.1f} s" for k, v in entry["phases"].items())
+        lines.append(
+            f"| {method} | {entry['seconds']['median']:.2f} s | {phases} | "
+            f"{_median(entry, 'cpu_s'):.1f} s | "
+            f"{_median(entry, 'peak_rss_mib'):,.0f} MiB |"
+        )
+    same = "the same" if engine["same_result"] else "**different**"
+    lines += [
+        f"| **speed-up** | **{engine['speedup']:.1f}×** | | | |",
+        "",
+        f"Both give {same} result ({engine['check']['rows']:,} customers; row count, sums of "
+        "every feature and the favourite-category counts compared). End to end, with Python "
+        f"start and imports, the speed-up is {engine['speedup_end_to_end']:.1f}×.",
+        "",
+    ]
+    return lines
+
+
+def _scaling_section(results: Mapping[str, Any]) -> list[str]:
+    scale = results["scaling"]
+    if len(scale["sizes"]) < 2:
+        return ["## (c) Scaling", "", "Needs at least two of S, M, L in one run.", ""]
+    has_local = {"m", "l"} <= set(scale["sizes"])
+    header = "| step | time exponent | memory exponent |"
+    rule = "|---|---|---|"
+    if has_local:
+        header += " time M→L | memory M→L |"
+        rule += "---|---|"
+    lines = [
+        "## (c) Scaling with orders",
+        "",
+        "Exponent b in value ∝ orders^b, fitted on the medians at "
+        + ", ".join(s.upper() for s in scale["sizes"])
+        + f" ({', '.join(f'{o:,}' for o in scale['orders'])} orders); 1 is linear. Fixed costs "
+        "(starting Python and a kernel) flatten the fit at small sizes, so the local M→L slope "
+        "is shown too.",
+        "",
+        header,
+        rule,
+    ]
+    for label, row in scale["exponents"].items():
+        line = f"| {label} | {_num(row['time_exponent'])} | {_num(row['memory_exponent'])} |"
+        if has_local:
+            line += (
+                f" {_num(row.get('time_exponent_m_to_l'))} |"
+                f" {_num(row.get('memory_exponent_m_to_l'))} |"
+            )
+        lines.append(line)
+    return [*lines, ""]
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _method_section(results: Mapping[str, Any]) -> list[str]:
+    method, machine = results["method"], results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
+    lines = [
+        "## How it was measured",
+        "",
+        f"- Wall: {method['wall']}.",
+        f"- CPU: {method['cpu']}.",
+        f"- Memory: {method['rss']}.",
+        f"- Notebook: {method['notebook']}.",
+        f"- Suite: {method['suite']}.",
+        f"- Plain: {method['plain']}.",
+        f"- Engine: {method['engine']}; pandas: {method['pandas']}.",
+        "- Load average at the start of each size: "
+        + "; ".join(
+            f"{s.upper()} {_load_text(at['load_average_at_start'])}" for s, at in _sizes(results)
+        )
+        + ".",
+        f"- Versions: {versions}.",
+        "",
+    ]
+    return lines
+
+
+def bounds_notes(results: Mapping[str, Any]) -> list[str]:
+    """For each missed target, what the measurements say bounds it."""
+    notes = []
+    missed = {
+        row["name"].split(" (")[0].split(" at ")[0]: row
+        for row in results["targets"]
+        if row["met"] is False
+    }
+    bake = results["bake"]
+    if "bake" in missed:
+        cli = bake["cli"]["wall_s"]["median"]
+        rendering = bake["in_process_bake_s"] - bake["in_process_hooks_s"]
+        notes.append(
+            f"**Bake**: of {cli:.2f} s, starting Python takes {bake['python_start_s']:.2f} s, "
+            f"importing cookiecutter {bake['in_process_import_s']:.2f} s, the "
+            f"{bake['hooks']} hooks {bake['in_process_hooks_s']:.2f} s (each a new Python; the "
+            "post-gen hook imports nbformat to write the notebooks) and rendering the template "
+            f"{rendering:.2f} s. See bench/README.md, *Profiles*."
+        )
+    for size, key in (("S", "S suite wall"), ("L", "L suite wall")):
+        if key in missed:
+            notes.append(_suite_note(results, size.lower()))
+    if "L suite peak memory" in missed:
+        at = results["sizes"]["l"]
+        heavy = max(at["notebooks"].items(), key=lambda kv: kv[1]["peak_rss_mib"]["median"])
+        notes.append(
+            f"**L memory**: with `--jobs 2` two kernels are resident together; the largest "
+            f"notebook alone peaks at {heavy[1]['peak_rss_mib']['median'] / 1024:.1f} GiB "
+            f"({heavy[0]})."
+        )
+    if "papermill overhead" in missed:
+        over = results["overhead"]
+        size = results["sizes"][over["size"]]
+        outside = {
+            n: e["wall_s"]["median"] - (e["kernel_seconds"]["median"] or 0)
+            for n, e in size["notebooks"].items()
+        }
+        runner_cpu = size["suite"]["jobs1"]["cpu_s"]["median"]
+        plain_cpu = over["plain"]["cpu_s"]["median"]
+        notes.append(
+            f"**Overhead** ({over['ratio']:.2f}×): the runner uses {runner_cpu:.0f} s of CPU "
+            f"where one plain process uses {plain_cpu:.0f} s. Per notebook it spends "
+            + ", ".join(f"{v:.1f} s ({n})" for n, v in outside.items())
+            + " outside the notebook's cells: a fresh worker and kernel that import everything "
+            "again (see *Fixed cost*), papermill saving the notebook after each cell, and the "
+            "HTML page; the plain run pays its imports once "
+            f"({over['plain_import_seconds']['median']:.1f} s). Isolation (a kernel per "
+            "notebook, killable on a time limit) is the price of that ratio."
+        )
+    if "engine vs pandas" in missed:
+        notes.append(_engine_note(results))
+    if "time vs orders" in missed:
+        rows = results["scaling"]["exponents"]
+        steep = sorted(
+            (
+                (r["time_exponent"], n)
+                for n, r in rows.items()
+                if r.get("time_exponent") is not None
+            ),
+            reverse=True,
+        )[:3]
+        notes.append("**Scaling**: steepest " + ", ".join(f"{n} {b:.2f}" for b, n in steep) + ".")
+    return notes
+
+
+def _engine_note(results: Mapping[str, Any]) -> str:
+    engine = results["engine_vs_pandas"]
+    methods = ("engine", "pandas")
+    cores = {m: _median(engine[m], "cpu_s") / _median(engine[m], "wall_s") for m in methods}
+    memory = _median(engine["engine"], "peak_rss_mib") / _median(engine["pandas"], "peak_rss_mib")
+    phases = "; ".join(
+        f"{m}: " + ", ".join(f"{k} {v['median']:.1f} s" for k, v in engine[m]["phases"].items())
+        for m in methods
+    )
+    return (
+        f"**Engine** ({engine['speedup']:.1f}×): its process keeps about {cores['engine']:.1f} "
+        f"of the {results['machine']['cpu_count']} shared cores busy, pandas "
+        f"{cores['pandas']:.1f}, so the margin grows with cores; the engine needs {memory:.0%} "
+        f"of pandas' peak memory. Phases: {phases}"
+        + ("." if engine["same_result"] else "; the results differ, see results.json.")
+        + " See bench/README.md, *Profiles*."
+    )
+
+
+def _suite_note(results: Mapping[str, Any], size: str) -> str:
+    at = results["sizes"][size]
+    jobs2, jobs1 = at["suite"]["jobs2"], at["suite"]["jobs1"]
+    cells = sorted(
+        (
+            (c["seconds"], name, c["code"])
+            for name, e in at["notebooks"].items()
+            for c in e.get("slowest_cells", [])
+        ),
+        reverse=True,
+    )[:3]
+    _, fixed_cpu = _per_notebook_fixed(results)
+    n, cpus = len(at["notebooks"]), results["machine"]["cpu_count"]
+    cpu = jobs2["cpu_s"]["median"]
+    loads = [at["load_average_at_start"][0], at["load_average_at_end"][0]]
+    return (
+        f"**{size.upper()} suite** ({jobs2['wall_s']['median']:.0f} s with `--jobs 2`, "
+        f"{jobs1['wall_s']['median']:.0f} s with `--jobs 1`) needs {cpu:.0f} s of CPU: at "
+        f"least {cpu / cpus:.0f} s of wall on {cpus} idle cores, before any wait for the other "
+        f"work on the machine (1-minute load {min(loads):.1f}-{max(loads):.1f} at this size). "
+        f"{n * fixed_cpu:.0f} s of that CPU ({n} notebooks × {fixed_cpu:.1f} s) is paid whatever "
+        "the data: worker, kernel start, analysis imports, HTML page (see *Fixed cost*). "
+        "Slowest cells: "
+        + "; ".join(f"{name} `{code}` {sec:.1f} s" for sec, name, code in cells)
+        + ". See bench/README.md, *Profiles*."
+    )
+
+
+# ============================================================================ entry point
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--python",
+        default=os.environ.get("BENCH_PYTHON", sys.executable),
+        help="Python of the virtualenv to measure with (default: this one)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=os.environ.get("BENCH_SIZES") or DEFAULT_SIZES,
+        help=f"sizes to run, of {', '.join(SIZES)} (default {DEFAULT_SIZES!r}; env BENCH_SIZES)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=int(os.environ.get("BENCH_REPEATS") or DEFAULT_REPEATS),
+        help="runs per figure; the median is reported (env BENCH_REPEATS)",
+    )
+    parser.add_argument(
+        "--repeats-l",
+        type=int,
+        default=None,
+        help="runs per figure at L (default 1, or --repeats if smaller)",
+    )
+    parser.add_argument(
+        "--notebooks",
+        default=os.environ.get("BENCH_NOTEBOOKS", ""),
+        help="only these notebooks (default: every notebook of the bake)",
+    )
+    parser.add_argument(
+        "--out",
+        default=os.environ.get("BENCH_OUT", ""),
+        help="folder for results.json and BENCHMARKS.md (default: bench/ and "
+        "the kit root; env BENCH_OUT)",
+    )
+    parser.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="only re-write BENCHMARKS.md from an existing results.json",
+    )
+    return parser
+
+
+def output_paths(out: str) -> tuple[Path, Path]:
+    if out:
+        folder = Path(out).absolute()
+        return folder / "results.json", folder / "BENCHMARKS.md"
+    return KIT / "bench" / "results.json", KIT / "BENCHMARKS.md"
+
+
+def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] in CHILD_COMMANDS:
+        return CHILD_COMMANDS[argv[0]](list(argv[1:]))
+    args = _parser().parse_args(argv)
+    json_path, md_path = output_paths(args.out)
+    if not args.markdown_only:
+        sizes = args.sizes.replace(",", " ").lower().split()
+        unknown = [s for s in sizes if s not in SIZES]
+        if unknown or not sizes:
+            print(
+                f"ERROR: unknown size {unknown[0] if unknown else '(none)'!r}; use some of "
+                f"{', '.join(SIZES)}, e.g. BENCH_SIZES='s m l'.",
+                file=sys.stderr,
+            )
+            return 2
+        if args.repeats < 1:
+            print("ERROR: BENCH_REPEATS must be 1 or more.", file=sys.stderr)
+            return 2
+        large = args.repeats_l or 1
+        python = os.path.abspath(args.python)  # not resolve(): a venv's python is a symlink
+        only = args.notebooks.replace(",", " ").split()
+        try:
+            results = run_benchmark(python, sizes, args.repeats, large, only)
+        except StepFailed as error:
+            print(f"ERROR: {error}", file=sys.stderr)
+            return 1
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(
+            json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    results = json.loads(json_path.read_text(encoding="utf-8"))
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(markdown(results), encoding="utf-8")
+    say(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
