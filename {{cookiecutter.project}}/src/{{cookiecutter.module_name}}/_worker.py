@@ -74,7 +74,10 @@ def _execute_once(spec: dict[str, Any]) -> dict[str, Any]:
             cwd=spec["cwd"],
             progress_bar=False,
             log_output=False,
-            request_save_on_cell_execute=True,
+            request_save_on_cell_execute=True,  # the runner reads the last started cell on a kill
+            # The notebook is complete once its last cell ran: kill the kernel rather than wait
+            # for a graceful shutdown, which costs ~0.7 s per notebook and saves nothing.
+            shutdown_kernel="immediate",
             start_timeout=spec.get("start_timeout", 120),
             execution_timeout=spec["cell_timeout"],
             kernel_manager_class=_pid_recording_kernel_manager(Path(spec["kernel_pid_file"])),

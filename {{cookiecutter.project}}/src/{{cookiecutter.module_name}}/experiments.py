@@ -33,8 +33,8 @@ from typing import Any, Literal
 import ibis
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize, stats
+from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 0.25 s less to import
 from statsmodels.stats.multitest import multipletests
 
 SRM_THRESHOLD = 0.001  # below this p-value the split is treated as broken
@@ -1829,7 +1829,7 @@ def _fit(panel: pd.DataFrame, effects: pd.DataFrame) -> tuple[Any, str]:
         columns.append(one_hot[:, 1:])  # first level is the baseline
         names += [f"{prefix}:{level}" for level in levels[1:]]
     design = pd.DataFrame(np.column_stack([np.ones(len(panel)), *columns]), columns=names)
-    model = sm.OLS(panel["value"].to_numpy(dtype=float), design)
+    model = OLS(panel["value"].to_numpy(dtype=float), design)
     n_series = panel["series"].nunique()
     if n_series > 2:
         codes = pd.factorize(panel["series"])[0]

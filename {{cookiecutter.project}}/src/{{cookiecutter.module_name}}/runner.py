@@ -801,14 +801,18 @@ def _execute_all(
     )
     try:
         while pending or running:
-            if pending and len(running) < jobs and time.monotonic() - last_start >= STAGGER_SECONDS:
-                running.append(_launch(pending.pop(0), options, run, log))
-                last_start = time.monotonic()
-            for job in [job for job in running if job.ended(options.timeout)]:
+            ended = [job for job in running if job.ended(options.timeout)]
+            for job in ended:
                 if job.process.poll() is None:  # still running past its time limit
                     job.timed_out = True
                     _kill(job, run)
                 running.remove(job)
+            # Start the next notebook before making the pages of those that ended: its Python
+            # and kernel start-up then overlap the HTML export instead of waiting for it.
+            if pending and len(running) < jobs and time.monotonic() - last_start >= STAGGER_SECONDS:
+                running.append(_launch(pending.pop(0), options, run, log))
+                last_start = time.monotonic()
+            for job in ended:
                 result = _finish(job, options, run, redactor, log)
                 done[result.name] = result
                 bar.update(1)
