@@ -164,6 +164,18 @@ def test_features_match_a_plain_pandas_computation_with_the_as_of_cut_off():
     )
 
 
+@pytest.mark.parametrize("max_columns", [seg.MAX_CATEGORY_COLUMNS, 2], ids=["counted", "ranked"])
+def test_the_favourite_category_breaks_ties_a_to_z_whether_counted_or_ranked(
+    monkeypatch, max_columns
+):
+    # With few categories they are counted in the main pass; with more, ranked in a second query.
+    monkeypatch.setattr(seg, "MAX_CATEGORY_COLUMNS", max_columns)
+    got = seg.customer_features(ibis.memtable(small_orders()), as_of=AS_OF)
+    favourite = got.set_index("customer_id")["top_category"]
+    assert favourite[["c1", "c3", "c4", "c6"]].tolist() == ["B", "C", "A", "B"]
+    assert pd.isna(favourite["c2"])  # no order with a category
+
+
 def test_features_hand_computed_for_one_customer():
     got = seg.customer_features(ibis.memtable(small_orders()), as_of="2024-03-01")
     c1 = got.set_index("customer_id").loc["c1"]

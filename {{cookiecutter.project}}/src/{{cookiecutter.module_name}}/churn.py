@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from . import bgnbd
+from .data import fetch
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_WEEK = 7
@@ -402,7 +403,7 @@ def build_features(
         sessions = _sessions(sessions)
         sessions = sessions if _sessions_cover(sessions, cutoff) else None
     table, share_columns = _customer_table(orders, cutoff, sessions)
-    raw = table.execute()
+    raw = fetch(table)  # one row per customer: Arrow's conversion, seconds faster at 1M
     if raw.empty:
         first, _last, _n = _order_span(orders)
         raise ValueError(
