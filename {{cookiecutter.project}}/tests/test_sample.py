@@ -79,6 +79,22 @@ def test_experiment_split_is_the_planned_one_unless_broken():
     assert truth["faults"] == ["broken_split"]
 
 
+def test_the_experiment_can_be_sized_exactly_and_its_truth_follows():
+    tables, truth = sample.generate(customers=5_000, seed=5, experiment_visitors=4_000)
+    assignments = tables["assignments"].to_pandas()
+    assert len(assignments) == assignments["unit_id"].nunique() == 4_000
+    assert truth["experiment"]["n_units"] == 4_000
+    signed_up = tables["customers"].to_pandas().set_index("customer_id")["signed_up_at"]
+    start = pd.Timestamp(truth["experiment"]["start"])
+    assert (signed_up[assignments["unit_id"]] < start).all()  # only customers known by then
+    assert assignments["variant"].eq("treatment").mean() == pytest.approx(0.5, abs=0.03)
+    assert truth["experiment"]["conversion"]["rel_lift"] == pytest.approx(sample.CONVERSION_LIFT)
+    default, _ = sample.generate(customers=5_000, seed=5)
+    assert default["assignments"].num_rows < 4_000  # by default about 40% visit
+    with pytest.raises(ValueError, match="experiment_visitors=6,000: between 1 and the"):
+        sample.generate(customers=5_000, seed=5, experiment_visitors=6_000)
+
+
 def test_every_unit_has_one_variant_and_purchase_sessions_match_orders(small):
     tables, truth = small
     assignments, sessions, orders = tables["assignments"], tables["sessions"], tables["orders"]

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="data/sample", help="output folder")
     sample.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     sample.add_argument(
+        "--experiment-visitors",
+        type=int,
+        default=None,
+        help="customers in the A/B test (default: about 40%% of them, those who visit)",
+    )
+    sample.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -80,6 +86,7 @@ def _cli_sample(args: argparse.Namespace) -> int:
         seed=args.seed,
         file_format=args.format,
         faults=tuple(args.fault),
+        experiment_visitors=args.experiment_visitors,
     )
     print(
         f"Sample shop written to {out} ({truth['counts']['orders']:,} orders, "

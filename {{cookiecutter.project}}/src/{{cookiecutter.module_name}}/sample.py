@@ -171,14 +171,25 @@ def write_sample(
     file_format: str = "parquet",
     faults: tuple[str, ...] = (),
     as_of: pd.Timestamp = AS_OF,
+    experiment_visitors: int | None = None,
 ) -> dict[str, Any]:
-    """Generate the sample shop into ``out`` and return the planted truth (also in truth.json)."""
+    """Generate the sample shop into ``out`` and return the planted truth (also in truth.json).
+
+    ``experiment_visitors`` sets how many customers enter the A/B test (default: those who
+    visit in its four weeks, about 40%); the benchmark uses it for a million-visitor test.
+    """
     if customers < 50:
         raise ValueError(f"The sample needs at least 50 customers (got {customers}).")
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
         raise ValueError(f"Unknown fault {unknown[0]!r}; known faults: {', '.join(FAULTS)}.")
-    tables, truth = generate(customers=customers, seed=seed, faults=faults, as_of=as_of)
+    tables, truth = generate(
+        customers=customers,
+        seed=seed,
+        faults=faults,
+        as_of=as_of,
+        experiment_visitors=experiment_visitors,
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
@@ -202,14 +213,21 @@ def _write(table: pa.Table, path: Path, file_format: str) -> None:
 
 
 def generate(
-    *, customers: int, seed: int, faults: tuple[str, ...] = (), as_of: pd.Timestamp = AS_OF
+    *,
+    customers: int,
+    seed: int,
+    faults: tuple[str, ...] = (),
+    as_of: pd.Timestamp = AS_OF,
+    experiment_visitors: int | None = None,
 ) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     """All tables (as Arrow tables) and the truth dictionary, without touching the disk."""
     rng = np.random.default_rng(seed)
     start = as_of.normalize() - pd.Timedelta(days=HISTORY_DAYS) + pd.Timedelta(hours=0)
     people = _customers(rng, customers)
     days, who = _purchase_times(rng, people)
-    experiment = _experiment(rng, people, broken_split="broken_split" in faults)
+    experiment = _experiment(
+        rng, people, broken_split="broken_split" in faults, visitors=experiment_visitors
+    )
     orders = _orders(rng, people, days, who, experiment)
     sessions = _sessions(rng, people, experiment)
     survey, survey_truth = _survey(rng, people, as_of)
@@ -396,7 +414,11 @@ def _purchase_times(
 
 
 def _experiment(
-    rng: np.random.Generator, people: dict[str, np.ndarray], *, broken_split: bool
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    *,
+    broken_split: bool,
+    visitors: int | None = None,
 ) -> dict[str, Any]:
     """Assign visitors of the last four weeks and draw their in-window orders from a model whose
     expected values are known, so the truth is exact rather than estimated."""
@@ -406,7 +428,10 @@ def _experiment(
     alive = people["alive_at_end"]
     # customers still alive visit with their type's rate; those who left come back rarely
     visit_p = np.where(alive, np.array([t.visit_rate for t in TYPES])[kind], 0.05) * known
-    units = np.flatnonzero(rng.random(len(kind)) < visit_p)
+    if visitors is None:
+        units = np.flatnonzero(rng.random(len(kind)) < visit_p)
+    else:
+        units = _weighted_units(rng, visit_p, visitors)
     share_treated = 0.53 if broken_split else 0.5
     treated = rng.random(units.size) < share_treated
     assigned_day = window_start + rng.uniform(0, 7, units.size)
@@ -459,6 +484,20 @@ def _experiment(
         "n_orders": n_orders,
         "truth": truth,
     }
+
+
+def _weighted_units(rng: np.random.Generator, visit_p: np.ndarray, visitors: int) -> np.ndarray:
+    """Exactly ``visitors`` distinct customers, the likelier visitors first (weighted sampling
+    without replacement by Efraimidis-Spirakis keys, vectorised: numpy's weighted ``choice``
+    without replacement slows to a crawl when nearly everyone is drawn)."""
+    eligible = np.flatnonzero(visit_p > 0)
+    if not 0 < visitors <= eligible.size:
+        raise ValueError(
+            f"experiment_visitors={visitors:,}: between 1 and the {eligible.size:,} customers "
+            "who signed up before the experiment; ask for more customers for a larger test."
+        )
+    keys = np.log(rng.random(eligible.size)) / visit_p[eligible]
+    return np.sort(eligible[np.argpartition(-keys, visitors - 1)[:visitors]])
 
 
 def _arm_truth(control: np.ndarray, treatment: np.ndarray) -> dict[str, float]:
