@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import ibis
 import numpy as np
@@ -627,6 +628,25 @@ def test_export_writes_only_ids_and_labels(tmp_path, planted, name):
     assert written.columns.tolist() == ["customer_id", "rfm_segment", "cluster"]
     assert written["customer_id"].tolist() == named["customer_id"].tolist()
     assert written["rfm_segment"].astype(str).tolist() == named["rfm_segment"].astype(str).tolist()
+
+
+def test_a_failed_export_leaves_the_previous_list_whole(tmp_path, planted, monkeypatch):
+    # An activation tool may read the file at any time: never half a list, never a stray file.
+    features, _ = planted
+    named = seg.assign_rfm_segment(seg.rfm_scores(features))
+    named["cluster"] = 0
+    path = seg.export_membership(named, tmp_path / "members.csv")
+    before = path.read_bytes()
+
+    def half_a_file_then_fail(self, target, **kwargs):
+        Path(target).write_text("customer_id,rfm_segment\nr0001,Champ", encoding="utf-8")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_a_file_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        seg.export_membership(named, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["members.csv"]
 
 
 def test_export_explains_a_missing_column_or_unknown_format(tmp_path, planted):

@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from . import bgnbd
+from .config import write_atomically
 from .data import fetch
 
 SECONDS_PER_DAY = 86_400
@@ -329,7 +330,8 @@ def _session_aggregates(sessions: ibis.Table, cutoff: pd.Timestamp) -> ibis.Tabl
     recent = t > _epoch_days(cutoff) - ENGAGEMENT_DAYS
     return seen.group_by(session_customer_id=key).aggregate(
         sessions_30d=seen.count(where=recent),
-        carts_30d=seen.added_to_cart.ifelse(1, 0).sum(where=recent),
+        # a COUNT, not SUM(CASE ... 1 ELSE 0): DuckDB sums integers into 128-bit decimals
+        carts_30d=seen.count(where=recent & seen.added_to_cart),
         last_session_t=t.max(),
     )
 
@@ -1019,13 +1021,10 @@ def export_at_risk(df: pd.DataFrame, path: str | Path) -> Path:
     if missing:
         raise ValueError(f"The at-risk list lacks {missing}; build it with at_risk_list().")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = [c for c in (*needed[:2], "expected_value", needed[2]) if c in df.columns]
+    listed = df[[c for c in (*needed[:2], "expected_value", needed[2]) if c in df.columns]]
     if path.suffix.lower() == ".parquet":
-        df[columns].to_parquet(path, index=False)
-    else:
-        df[columns].to_csv(path, index=False, float_format="%.6g")
-    return path
+        return write_atomically(path, lambda tmp: listed.to_parquet(tmp, index=False))
+    return write_atomically(path, lambda tmp: listed.to_csv(tmp, index=False, float_format="%.6g"))
 
 
 # ------------------------------------------------------------------------------- drivers

@@ -7,6 +7,7 @@ runner, the tests or a scheduler, whatever the current directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,24 @@ def resolve(path: str | Path) -> Path:
     """An absolute path; relative paths are taken from the project root."""
     path = Path(path)
     return path if path.is_absolute() else project_root() / path
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Create ``path`` (and its folders) with ``write(temporary_path)``, then rename it into place.
+
+    For files other tools pick up (segment lists, at-risk lists): a run that fails or is killed
+    halfway leaves the previous file whole, never half a list. Returns ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # same folder (a rename within one file system is atomic) and same suffix (writers read it)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
 
 
 def notebooks_dir() -> Path:

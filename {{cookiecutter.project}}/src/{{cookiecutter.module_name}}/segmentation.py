@@ -44,6 +44,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from .config import write_atomically
 from .data import fetch
 
 SECONDS_PER_DAY = 86_400.0
@@ -1179,12 +1180,9 @@ def export_membership(features: pd.DataFrame, path: str | Path) -> Path:
             "cluster": features["cluster"].to_numpy(),
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        membership.to_csv(path, index=False)
-    else:
-        membership.to_parquet(path, index=False)
-    return path
+        return write_atomically(path, lambda tmp: membership.to_csv(tmp, index=False))
+    return write_atomically(path, lambda tmp: membership.to_parquet(tmp, index=False))
 
 
 def adjusted_rand(
