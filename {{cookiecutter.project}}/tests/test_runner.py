@@ -506,6 +506,51 @@ def test_a_cell_over_its_time_limit_is_stopped(tmp_path, monkeypatch):
     assert entry["seconds"] < 30
 
 
+def test_with_a_spare_core_the_next_notebook_warms_up_and_waits_for_its_turn(tmp_path, monkeypatch):
+    # --jobs 1 on two cores: "second" starts ahead, imports what it imports, runs after "first".
+    monkeypatch.setenv("SHOP_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setattr(runner, "_cpu_count", lambda: 2)
+    (tmp_path / "params").mkdir()
+    record = f"from {PACKAGE} import report\nimport sys, time\n"
+    make_notebook(
+        tmp_path / "notebooks" / "first.ipynb",
+        ("md", "# First", ()),
+        ("code", record + "time.sleep(4)\nreport.record('ended', time.time())", ()),
+    )
+    make_notebook(
+        tmp_path / "notebooks" / "second.ipynb",
+        ("md", "# Second", ()),
+        (
+            "code",
+            record + "report.record('began', time.time())\n"
+            "report.record('pandas_loaded', 'pandas' in sys.modules)\n"
+            "report.record('names_left', sorted(n for n in globals() if n.startswith('_w')))",
+            (),
+        ),
+        ("code", "import pandas as pd\npd.DataFrame({'x': [1]})", ()),
+    )
+    result = runner.run_reports(runner.RunOptions(jobs=1, timeout=60.0))
+    notebooks = read_summary(result)["notebooks"]
+    assert {n: e["status"] for n, e in notebooks.items()} == {"first": "ok", "second": "ok"}
+    first, second = notebooks["first"], notebooks["second"]
+    assert second["metrics"]["began"] >= first["metrics"]["ended"]  # it waited for its turn
+    assert second["metrics"]["pandas_loaded"] is True  # imported before its first cell ran
+    assert second["metrics"]["names_left"] == []  # the warm-up leaves no names behind
+    assert second["seconds"] < first["seconds"]  # its time counts from its turn, not its start
+
+
+def test_notebook_imports_lists_the_modules_a_notebook_imports(tmp_path):
+    path = tmp_path / "n.ipynb"
+    make_notebook(
+        path,
+        ("md", "import not_code", ()),
+        ("code", "%matplotlib inline\n!pip list\nimport os, numpy as np\nimport a.b", ()),
+        ("code", "from c import d, e\nfrom . import relative\nif x:\n    import inner", ()),
+        ("code", "def broken(:\n    import never", ()),
+    )
+    assert runner.notebook_imports(path) == ["os", "numpy", "a.b", "c", "c.d", "c.e", "inner"]
+
+
 # ------------------------------------------------------------------ schedules
 
 

@@ -2,7 +2,9 @@
 
 Usage: ``python -m <module>._worker SPEC.json``. The spec names the input and output notebooks,
 the parameters, the working folder, the per-cell timeout, where to write the kernel's process id
-and where to write the result. The result is JSON: ``{"status": "ok"}`` or
+and where to write the result. A notebook started ahead of its turn also has a ``go_file``: its
+kernel starts, imports ``warm_imports`` (see ``_warmup``) and waits for that file to exist before
+the first cell runs. The result is JSON: ``{"status": "ok"}`` or
 ``{"status": "failed" | "timeout", "error": {"kind": ..., "exception": "Name: message"}}``.
 
 One process per notebook because papermill's ``cwd`` handling is not thread-safe and because the
@@ -64,6 +66,12 @@ def _execute_once(spec: dict[str, Any]) -> dict[str, Any]:
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    go_file = Path(spec["go_file"]) if spec.get("go_file") else None
+    ahead: dict[str, Any] = {}
+    if go_file is not None and spec.get("warm_imports"):
+        # IPython runs exec_lines at kernel start-up, before the kernel answers any request.
+        line = f"import {__package__}._warmup as _w; _w.warm({spec['warm_imports']!r}); del _w"
+        ahead["extra_arguments"] = [f"--IPKernelApp.exec_lines={line}"]
     try:
         papermill.execute_notebook(
             spec["input"],
@@ -80,7 +88,10 @@ def _execute_once(spec: dict[str, Any]) -> dict[str, Any]:
             shutdown_kernel="immediate",
             start_timeout=spec.get("start_timeout", 120),
             execution_timeout=spec["cell_timeout"],
-            kernel_manager_class=_pid_recording_kernel_manager(Path(spec["kernel_pid_file"])),
+            kernel_manager_class=_pid_recording_kernel_manager(
+                Path(spec["kernel_pid_file"]), go_file
+            ),
+            **ahead,
         )
     except papermill.PapermillExecutionError as error:
         return _failure("failed", "error", f"{error.ename}: {error.evalue}")
@@ -108,17 +119,22 @@ def _any_cell_started(output: Path) -> bool:
     )
 
 
-def _pid_recording_kernel_manager(pid_file: Path) -> type:
+def _pid_recording_kernel_manager(pid_file: Path, go_file: Path | None = None) -> type:
+    import asyncio
+
     from jupyter_client.manager import AsyncKernelManager
 
     class PidRecordingKernelManager(AsyncKernelManager):
-        """Writes the kernel's process id, so the runner can kill a hung kernel."""
+        """Writes the kernel's process id, so the runner can kill a hung kernel; with a
+        ``go_file``, returns only once it exists (the kernel warms up meanwhile)."""
 
         async def start_kernel(self, **kwargs: Any) -> None:
             await super().start_kernel(**kwargs)
             pid = getattr(self.provisioner, "pid", None)
             if pid:
                 pid_file.write_text(str(pid), encoding="utf-8")
+            while go_file is not None and not go_file.exists():
+                await asyncio.sleep(0.05)
 
     return PidRecordingKernelManager
 

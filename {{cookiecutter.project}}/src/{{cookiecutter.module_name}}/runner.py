@@ -3,11 +3,15 @@
 Every notebook in ``notebooks/`` is a report. Each runs with papermill in a process of its own
 (``--jobs`` at a time, kernel ``python3``, working folder ``notebooks/``) with a per-cell time
 limit and an outer time limit that kills a hung notebook, kernel included. A failing notebook
-does not stop the others. The run is written to ``reports/.tmp-<run-id>/`` and renamed to
-``reports/<run-id>/`` when done: per notebook the executed ``NAME.ipynb`` and a code-free
-``NAME.html``, plus ``summary.json``, ``run.log`` and ``index.html``. ``reports/latest`` is
-switched to the run only when every notebook succeeded, and ``reports/index.html`` lists all runs
-with the history of each headline value. A lock on ``reports/`` keeps two runs apart.
+does not stop the others. With a core to spare (fewer jobs than cores), the next notebook's
+worker and kernel start ahead of its turn and import what it imports (``_warmup``), so it
+begins the moment the one before ends; its time limit counts from then.
+
+The run is written to ``reports/.tmp-<run-id>/`` and renamed to ``reports/<run-id>/`` when
+done: per notebook the executed ``NAME.ipynb`` and a code-free ``NAME.html``, plus
+``summary.json``, ``run.log`` and ``index.html``. ``reports/latest`` is switched to the run only
+when every notebook succeeded, and ``reports/index.html`` lists all runs with the history of each
+headline value. A lock on ``reports/`` keeps two runs apart.
 
 Exit codes:
 
@@ -767,6 +771,7 @@ class _Job:
     started: float
     log_file: Any
     timed_out: bool = False
+    go_file: Path | None = None  # set for a notebook started ahead of its turn, until its turn
 
     def path(self, run: _RunFolder, suffix: str) -> Path:
         return run.work / f"{self.plan.name}{suffix}"
@@ -774,6 +779,13 @@ class _Job:
     def ended(self, timeout: float) -> bool:
         """Finished, or over its time limit (then it must be stopped)."""
         return self.process.poll() is not None or time.monotonic() - self.started > timeout
+
+    def go(self) -> None:
+        """Let a notebook started ahead of its turn run its cells; its time limit starts now."""
+        if self.go_file is not None:
+            self.go_file.touch()
+            self.go_file = None
+        self.started = time.monotonic()
 
 
 def _execute_all(
@@ -789,6 +801,10 @@ def _execute_all(
     run.work.mkdir(parents=True, exist_ok=True)
     pending = list(plans)
     running: list[_Job] = []
+    # With a core to spare, the next notebook's worker and kernel start (and import what the
+    # notebook imports) while the others run, and wait for their turn: one at a time.
+    ahead: _Job | None = None
+    spare_core = jobs < _cpu_count()
     done: dict[str, NotebookResult] = {}
     last_start = last_tick = 0.0
     bar = tqdm(
@@ -800,7 +816,7 @@ def _execute_all(
         leave=True,
     )
     try:
-        while pending or running:
+        while pending or running or ahead:
             ended = [job for job in running if job.ended(options.timeout)]
             for job in ended:
                 if job.process.poll() is None:  # still running past its time limit
@@ -809,25 +825,48 @@ def _execute_all(
                 running.remove(job)
             # Start the next notebook before making the pages of those that ended: its Python
             # and kernel start-up then overlap the HTML export instead of waiting for it.
-            if pending and len(running) < jobs and time.monotonic() - last_start >= STAGGER_SECONDS:
-                running.append(_launch(pending.pop(0), options, run, log))
+            turns = []
+            if len(running) < jobs and ahead is not None:
+                turns.append(ahead)
+                ahead = None
+            staggered = time.monotonic() - last_start >= STAGGER_SECONDS
+            if pending and len(running) + len(turns) < jobs and staggered:
+                turns.append(_launch(pending.pop(0), options, run, log))
                 last_start = time.monotonic()
+            elif pending and ahead is None and spare_core and staggered:
+                ahead = _launch(pending.pop(0), options, run, log, ahead=True)
+                last_start = time.monotonic()
+            for job in turns:
+                job.go()
+                running.append(job)
             for job in ended:
                 result = _finish(job, options, run, redactor, log)
                 done[result.name] = result
                 bar.update(1)
+            for job in turns:  # logged after the pages of the ones before, to read in order
+                log.info("%s: started", job.plan.name)
             if time.monotonic() - last_tick >= 1:  # keep the bar's elapsed time ticking
                 bar.set_postfix_str(", ".join(job.plan.name for job in running))
                 last_tick = time.monotonic()
             time.sleep(POLL_SECONDS)
     finally:
-        for job in running:  # interrupted (Ctrl-C, an error here): leave no kernel behind
+        # Interrupted (Ctrl-C, an error here): leave no kernel behind.
+        for job in running + ([ahead] if ahead else []):
             _kill(job, run)
         bar.close()
     return [done[plan.name] for plan in plans]
 
 
-def _launch(plan: NotebookPlan, options: RunOptions, run: _RunFolder, log: logging.Logger) -> _Job:
+def _launch(
+    plan: NotebookPlan,
+    options: RunOptions,
+    run: _RunFolder,
+    log: logging.Logger,
+    *,
+    ahead: bool = False,
+) -> _Job:
+    """Start the worker of one notebook; ``ahead``: it waits for ``_Job.go`` to run its cells."""
+    go_file = run.work / f"{plan.name}.go" if ahead else None
     spec = {
         "input": str(plan.path),
         "output": str(run.tmp / f"{plan.name}.ipynb"),
@@ -837,6 +876,8 @@ def _launch(plan: NotebookPlan, options: RunOptions, run: _RunFolder, log: loggi
         "start_timeout": min(120.0, options.timeout),
         "kernel_pid_file": str(run.work / f"{plan.name}.kernel.pid"),
         "result": str(run.work / f"{plan.name}.result.json"),
+        "go_file": str(go_file) if go_file else None,
+        "warm_imports": notebook_imports(plan.path) if ahead else [],
     }
     spec_path = run.work / f"{plan.name}.spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -852,8 +893,35 @@ def _launch(plan: NotebookPlan, options: RunOptions, run: _RunFolder, log: loggi
         start_new_session=posix,  # its own process group, so a timeout can kill all of it
         creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,
     )
-    log.info("%s: started", plan.name)
-    return _Job(plan, process, time.monotonic(), log_file)
+    return _Job(plan, process, time.monotonic(), log_file, go_file=go_file)
+
+
+def notebook_imports(path: Path) -> list[str]:
+    """Modules the notebook's code cells import (and ``pkg.name`` of ``from pkg import name``),
+    first seen first: what a kernel started ahead of its turn imports while it waits.
+
+    Lines IPython treats as magics or shell commands are skipped, and cells that still are not
+    valid Python. Names that are not modules are harmless: the warm-up skips what fails.
+    """
+    import nbformat
+
+    names: dict[str, None] = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.splitlines()
+        code = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(dict.fromkeys(alias.name for alias in node.names))
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names[node.module] = None
+                names.update(dict.fromkeys(f"{node.module}.{a.name}" for a in node.names))
+    return list(names)
 
 
 def _worker_env(metrics_file: Path) -> dict[str, str]:
