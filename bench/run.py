@@ -1282,12 +1282,16 @@ def markdown(results: Mapping[str, Any]) -> str:
 def _load_sentence(machine: Mapping[str, Any]) -> str:
     start, end = machine["load_average_start"], machine["load_average_end"]
     cpus = machine["cpu_count"]
-    loads = f"load average {_load_text(start)} at the start and {_load_text(end)} at the end"
-    if max(start[0], end[0]) < 0.5 * cpus:
-        return f"The machine was mostly idle: {loads} (1 / 5 / 15 min, {cpus} CPUs)."
+    loads = (
+        f"load average {_load_text(start)} at the start and {_load_text(end)} at the end (1 / 5 "
+        f"/ 15 min, {cpus} CPUs; the end includes the benchmark's own work)"
+    )
+    # Only the load before the first step tells of other work: later loads include our own.
+    if start[0] < 0.5 * cpus:
+        return f"The machine was otherwise idle when the run started: {loads}."
     return (
-        f"**The machine was shared with other work during the run**: {loads} (1 / 5 / 15 min, "
-        f"{cpus} CPUs), so times are pessimistic and vary between repeats."
+        f"**The machine was shared with other work during the run**: {loads}, so times are "
+        "pessimistic and vary between repeats."
     )
 
 
