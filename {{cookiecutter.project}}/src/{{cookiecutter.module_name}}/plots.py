@@ -13,25 +13,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
+# Number formats live in `formats` (no matplotlib there: the run index uses them too); the
+# notebooks call them through this module with the rest of the house style.
+from .formats import currency_symbol, format_money, format_pct  # noqa: F401
+
 PALETTE = ["#2E5EAA", "#E07A1F", "#3A9D5D", "#C0392B", "#7D5BA6", "#8C8C8C", "#17A2B8"]
-_SYMBOLS = {
-    "USD": "$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "CNY": "¥",
-    "INR": "₹",
-    "KRW": "₩",
-    "AUD": "A$",
-    "CAD": "C$",
-    "CHF": "CHF ",
-    "BRL": "R$",
-    "SEK": "kr ",
-    "NOK": "kr ",
-    "DKK": "kr ",
-    "PLN": "zł ",
-    "MXN": "MX$",
-}
 
 
 def use_house_style() -> None:
@@ -49,25 +35,6 @@ def use_house_style() -> None:
             "figure.autolayout": True,
         }
     )
-
-
-def currency_symbol(currency: str) -> str:
-    return _SYMBOLS.get(currency.upper(), f"{currency.upper()} ")
-
-
-def format_money(value: float, currency: str, decimals: int = 0) -> str:
-    """`$1.2M`, `€350k`, `£12.50`: short and unambiguous for a slide or a table."""
-    symbol = currency_symbol(currency)
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if value >= threshold:
-            return f"{sign}{symbol}{value / threshold:.1f}{suffix}"
-    return f"{sign}{symbol}{value:,.{decimals}f}"
-
-
-def format_pct(value: float, decimals: int = 1) -> str:
-    return f"{100 * value:.{decimals}f}%"
 
 
 def money_axis(ax: plt.Axes, currency: str, axis: str = "y") -> None:
