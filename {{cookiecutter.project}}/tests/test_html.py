@@ -302,9 +302,39 @@ def test_a_mapping_metric_is_shown_by_its_value_and_lists_stay_in_summary_json()
     assert index.headline_value({"value": 25.2, "ci_low": 15.4}) == 25.2
     assert index.headline_value([1, 2]) is None
     page = index.run_index_html(run)
-    assert "nps: <strong>25.20</strong>" in page and "1 more in summary.json" in page
+    assert "Net Promoter Score: <strong>25.20</strong>" in page and "1 more in summary.json" in page
     assert "ci_low" not in page
     assert index.metric_history([run]) == {("churn", "nps"): [("r1", 25.2)]}
+
+
+def test_headline_values_read_in_plain_words_with_their_units():
+    run = summary("r1", "2026-01-01T00:00:00Z")
+    run["params"] = {"churn": {"currency": "EUR"}}  # the currency the notebook ran with
+    run["notebooks"]["churn"]["metrics"] = {
+        "churn_rate": 0.5249,
+        "revenue_at_risk": 146_604.1,
+        "horizon_days": 35,
+        "top_decile_lift": 1.9024,
+        "srm_p": 0.0000123,
+        "price_index": {"median": 103.74, "n_matched": 279},
+        "van_westendorp": {"opp": 29.3, "idp": 31.45},
+        "my_own_number": 7,
+    }
+    page = index.run_index_html(run)
+    for shown in (
+        "Churn rate: <strong>52.5%</strong>",
+        "Revenue at risk: <strong>€146.6k</strong>",
+        "Churn horizon: <strong>35 days</strong>",
+        "Top-decile lift: <strong>1.90×</strong>",
+        "Traffic split check (SRM p-value): <strong>1.2e-05</strong>",
+        "Price index vs competitors (median): <strong>103.74</strong>",
+        "Optimal price point (Van Westendorp): <strong>€29.30</strong>",
+        "my_own_number: <strong>7</strong>",  # not in report.HEADLINES: its own name
+    ):
+        assert shown in page, shown
+    overview = index.reports_index_html([run], "r1")
+    assert "<td>Revenue at risk</td>" in overview and "<strong>€146.6k</strong>" in overview
+    assert "newest €146.6k" in overview  # the sparkline's label for screen readers
 
 
 def test_load_runs_reads_summaries_and_skips_damaged_ones(tmp_path):

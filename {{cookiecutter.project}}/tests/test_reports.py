@@ -35,6 +35,22 @@ def test_summary_has_the_documented_shape(run):
     assert (latest / "run.log").is_file()
 
 
+def test_every_number_a_report_records_has_a_plain_words_label(run):
+    from {{ cookiecutter.module_name }} import index, report
+
+    _, summary, _ = run
+    unlabelled = [
+        f"{name}.{metric}"
+        for name, result in summary["notebooks"].items()
+        for metric, value in result["metrics"].items()
+        if metric not in report.HEADLINES
+        and isinstance(index.headline_value(value), int | float)
+        and not isinstance(index.headline_value(value), bool)
+    ]
+    assert not unlabelled, f"add these to report.HEADLINES: {unlabelled}"
+    assert {h.kind for h in report.HEADLINES.values()} <= set(report.HEADLINE_KINDS)
+
+
 def metrics(run, notebook: str) -> dict:
     _, summary, _ = run
     if notebook not in summary["notebooks"]:

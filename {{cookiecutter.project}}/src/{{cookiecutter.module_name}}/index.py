@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from . import _project
+from .formats import format_money, format_pct
 from .html import format_value
+from .report import HEADLINES, Headline
 
 STATUS_WORDS = {"ok": "ok", "failed": "failed", "timeout": "timed out"}
+_ORDER = {metric: i for i, metric in enumerate(HEADLINES)}
 
 
 def load_runs(reports: Path) -> list[dict[str, Any]]:
@@ -62,7 +65,9 @@ def run_index_html(summary: Mapping[str, Any]) -> str:
         )
     else:
         verdict = f'<p class="verdict good">All {len(notebooks)} reports ran.</p>'
-    rows = "".join(_notebook_row(name, nb) for name, nb in notebooks.items())
+    rows = "".join(
+        _notebook_row(name, nb, _currency(summary, name)) for name, nb in notebooks.items()
+    )
     body = (
         f"<h1>{escape(_project.PROJECT_NAME)}: run {escape(summary['run_id'])}</h1>"
         f'<p class="meta">{_run_facts(summary)}</p>{verdict}{_alerts(summary.get("alerts", []))}'
@@ -100,25 +105,69 @@ def metric_history(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], l
             if nb.get("status") != "ok":
                 continue
             for metric, recorded in (nb.get("metrics") or {}).items():
-                value = headline_value(recorded)
+                value = headline_value(recorded, headline(metric).field)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     history.setdefault((name, metric), []).append((run["run_id"], value))
-    return dict(sorted(history.items()))
+    return dict(sorted(history.items(), key=lambda item: (item[0][0], *_rank(item[0][1]))))
 
 
-def headline_value(value: Any) -> Any:
+def _rank(metric: str) -> tuple[int, str]:
+    """Sort key: the order of ``report.HEADLINES`` (the most telling first), then the rest A-Z."""
+    return _ORDER.get(metric, len(_ORDER)), metric
+
+
+def headline_value(value: Any, field: str = "value") -> Any:
     """The one value that stands for a recorded metric, or None when there is none.
 
     A number, text or flag stands for itself; a mapping such as ``{"value": 25.2, "ci_low":
-    15.4, ...}`` by its ``"value"``; lists and other mappings only live in summary.json.
+    15.4, ...}`` by its ``field``; lists and other mappings only live in summary.json.
     """
     if isinstance(value, Mapping):
-        value = value.get("value")
+        value = value.get(field)
     return value if isinstance(value, bool | int | float | str) else None
 
 
-def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 28) -> str:
-    """A small inline SVG line of the values (oldest left), the newest marked with a dot."""
+def headline(metric: str) -> Headline:
+    """How a recorded metric is named and written (``report.HEADLINES``, else its own name)."""
+    return HEADLINES.get(metric, Headline(metric, "number"))
+
+
+def format_headline(metric: str, value: Any, currency: str = _project.CURRENCY) -> str:
+    """A headline value as a stakeholder reads it: ``$146.6k``, ``52.5%``, ``35 days``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return format_value(value)
+    kind = headline(metric).kind
+    if kind == "share":
+        return format_pct(value)
+    if kind == "money":
+        return format_money(value, currency, 2 if abs(value) < 100 else 0)
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "days":
+        return f"{value:,.0f} days"
+    if kind == "score":
+        return f"{value:.3f}"
+    if kind == "ratio":
+        return f"{value:.2f}×"
+    if kind == "p_value":
+        return f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
+    return format_value(value)  # "number" and metrics without an entry
+
+
+def _currency(run: Mapping[str, Any], notebook: str) -> str:
+    """The currency a notebook ran with (its ``currency`` parameter), else the project's."""
+    params = (run.get("params") or {}).get(notebook) or {}
+    return str(params.get("currency") or _project.CURRENCY)
+
+
+def sparkline_svg(
+    values: Sequence[float],
+    width: int = 120,
+    height: int = 28,
+    text: Any = format_value,
+) -> str:
+    """A small inline SVG line of the values (oldest left), the newest marked with a dot;
+    ``text`` writes a value for the label read by screen readers and shown on hover."""
     points = [float(v) for v in values]
     if not points:
         return ""
@@ -133,10 +182,7 @@ def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 28) -
 
     coords = [(pad + i * step, y(v)) for i, v in enumerate(points)]
     line = " ".join(f"{x:.1f},{yy:.1f}" for x, yy in coords)
-    label = (
-        f"{len(points)} runs, from {format_value(low)} to {format_value(high)}, "
-        f"newest {format_value(points[-1])}"
-    )
+    label = f"{len(points)} runs, from {text(low)} to {text(high)}, newest {text(points[-1])}"
     return (
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>'
@@ -145,13 +191,14 @@ def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 28) -
     )
 
 
-def _notebook_row(name: str, nb: Mapping[str, Any]) -> str:
+def _notebook_row(name: str, nb: Mapping[str, Any], currency: str) -> str:
     status = nb["status"]
     metrics = nb.get("metrics") or {}
-    shown = {metric: headline_value(value) for metric, value in metrics.items()}
-    shown = {metric: value for metric, value in shown.items() if value is not None}
+    shown = {m: headline_value(value, headline(m).field) for m, value in metrics.items()}
+    shown = {m: shown[m] for m in sorted(shown, key=_rank) if shown[m] is not None}
     values = "".join(
-        f"<li>{escape(str(metric))}: <strong>{escape(format_value(value))}</strong></li>"
+        f"<li>{escape(headline(metric).label)}: "
+        f"<strong>{escape(format_headline(metric, value, currency))}</strong></li>"
         for metric, value in shown.items()
     )
     if len(shown) < len(metrics):
@@ -189,11 +236,16 @@ def _history_table(runs: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for (name, metric), points in history.items():
         run_id, newest = points[-1]
+        currency = _currency(next(r for r in runs if r["run_id"] == run_id), name)
+
+        def text(value: float, metric: str = metric, currency: str = currency) -> str:
+            return format_headline(metric, value, currency)
+
         flag = ' <span class="status failed">alert</span>' if (name, metric) in alerted else ""
         rows.append(
-            f"<tr><td>{escape(_humanise(name))}</td><td>{escape(metric)}</td>"
-            f"<td>{sparkline_svg([v for _, v in points])}</td>"
-            f"<td><strong>{escape(format_value(newest))}</strong>{flag}</td>"
+            f"<tr><td>{escape(_humanise(name))}</td><td>{escape(headline(metric).label)}</td>"
+            f"<td>{sparkline_svg([v for _, v in points], text=text)}</td>"
+            f"<td><strong>{escape(text(newest))}</strong>{flag}</td>"
             f'<td><a href="{escape(run_id)}/{escape(name)}.html">{escape(run_id)}</a></td></tr>'
         )
     return (

@@ -13,6 +13,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,52 @@ import pandas as pd
 
 METRICS_ENV = "SHOP_REPORT_METRICS"
 SUMMARY_TAG = "executive-summary"  # the runner moves the cell with this tag to the top
+HEADLINE_KINDS = ("share", "money", "count", "days", "score", "ratio", "p_value", "number")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """How the run pages name and show one recorded value, in a stakeholder's words."""
+
+    label: str
+    kind: str  # one of HEADLINE_KINDS: how the number is written (``index.format_headline``)
+    field: str = "value"  # a recorded mapping is shown by this key (``{"value": 25.2, ...}``)
+
+
+# Every number the shipped notebooks record; a value without an entry is shown under its own
+# name (a test fails when a notebook records a number that is not listed here).
+HEADLINES: dict[str, Headline] = {
+    # churn
+    "churn_rate": Headline("Churn rate", "share"),
+    "predicted_churn_rate": Headline("Predicted churn rate", "share"),
+    "revenue_at_risk": Headline("Revenue at risk", "money"),
+    "customers_flagged": Headline("Customers flagged at risk", "count"),
+    "horizon_days": Headline("Churn horizon", "days"),
+    "suggested_horizon_days": Headline("Suggested churn horizon", "days"),
+    "auc_roc": Headline("Model accuracy (ROC-AUC)", "score"),
+    "auc_pr": Headline("Model precision-recall (PR-AUC)", "score"),
+    "baseline_auc_recency": Headline("Recency-only baseline (ROC-AUC)", "score"),
+    "baseline_auc_bgnbd": Headline("BG/NBD baseline (ROC-AUC)", "score"),
+    "top_decile_lift": Headline("Top-decile lift", "ratio"),
+    "brier": Headline("Probability error (Brier)", "score"),
+    "brier_uncalibrated": Headline("Probability error before calibration (Brier)", "score"),
+    # market research
+    "tam": Headline("Total addressable market (TAM)", "money"),
+    "sam": Headline("Serviceable market (SAM)", "money"),
+    "som": Headline("Obtainable market (SOM)", "money"),
+    "nps": Headline("Net Promoter Score", "number"),
+    "van_westendorp": Headline("Optimal price point (Van Westendorp)", "money", field="opp"),
+    "price_index": Headline("Price index vs competitors (median)", "number", field="median"),
+    # post-launch review
+    "srm_p": Headline("Traffic split check (SRM p-value)", "p_value"),
+    "cuped_variance_reduction": Headline("Variance removed by CUPED", "share"),
+    "did_estimate": Headline("Effect before/after launch (diff-in-diff)", "number"),
+    # segmentation
+    "n_customers": Headline("Customers analysed", "count"),
+    "k": Headline("Behaviour groups", "count"),
+    "silhouette": Headline("Group separation (silhouette)", "score"),
+    "ari_vs_truth": Headline("Match with the planted customer types (ARI)", "score"),
+}
 
 _recorded: dict[str, Any] = {}
 

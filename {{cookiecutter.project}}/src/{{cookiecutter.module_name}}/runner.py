@@ -510,7 +510,8 @@ def evaluate_alerts(
         As returned by :func:`load_alerts`.
     metrics : Mapping
         Notebook → recorded metrics of the notebooks that ran. A metric recorded as a mapping
-        is checked on its ``"value"`` (e.g. ``{"value": 25.2, "ci_low": 15.4}``).
+        is checked on the value the run pages show for it: its ``"value"`` (e.g. ``{"value":
+        25.2, "ci_low": 15.4}``) or the field ``report.HEADLINES`` names (price_index: median).
 
     Returns
     -------
@@ -519,7 +520,7 @@ def evaluate_alerts(
     list of str
         Bounds that could not be checked (the value is missing or not a number).
     """
-    from .index import headline_value
+    from .index import headline, headline_value
 
     breaches: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -527,7 +528,7 @@ def evaluate_alerts(
         if notebook not in metrics:
             continue  # not part of this run
         for metric, limits in watched.items():
-            value = headline_value(metrics[notebook].get(metric))
+            value = headline_value(metrics[notebook].get(metric), headline(metric).field)
             if not _is_number(value):
                 warnings.append(
                     f"alerts.yaml watches {notebook}.{metric}, but the notebook "
