@@ -832,10 +832,10 @@ def _execute_all(
                 ahead = None
             staggered = time.monotonic() - last_start >= STAGGER_SECONDS
             if pending and len(running) + len(turns) < jobs and staggered:
-                turns.append(_launch(pending.pop(0), options, run, log))
+                turns.append(_launch(pending.pop(0), options, run))
                 last_start = time.monotonic()
             elif pending and ahead is None and spare_core and staggered:
-                ahead = _launch(pending.pop(0), options, run, log, ahead=True)
+                ahead = _launch(pending.pop(0), options, run, ahead=True)
                 last_start = time.monotonic()
             for job in turns:
                 job.go()
@@ -859,12 +859,7 @@ def _execute_all(
 
 
 def _launch(
-    plan: NotebookPlan,
-    options: RunOptions,
-    run: _RunFolder,
-    log: logging.Logger,
-    *,
-    ahead: bool = False,
+    plan: NotebookPlan, options: RunOptions, run: _RunFolder, *, ahead: bool = False
 ) -> _Job:
     """Start the worker of one notebook; ``ahead``: it waits for ``_Job.go`` to run its cells."""
     go_file = run.work / f"{plan.name}.go" if ahead else None
