@@ -279,6 +279,8 @@ def test_declared_parameters_are_read_even_where_papermill_skips_them(tmp_path):
 def test_minus_p_values_are_read_as_yaml():
     parsed = runner.parse_overrides(["n=90", "rate=0.25", "flag=true", "name=Mug", "empty="])
     assert parsed == {"n": 90, "rate": 0.25, "flag": True, "name": "Mug", "empty": ""}
+    # YAML reads 2026-13-45 as a date and fails: it stays text, for the notebook to name
+    assert runner.parse_overrides(["as_of=2026-13-45"]) == {"as_of": "2026-13-45"}
     with pytest.raises(ValueError, match="NAME=VALUE"):
         runner.parse_overrides(["lookback_days"])
 

@@ -72,7 +72,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping; an empty file is an empty mapping."""
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: a date such as 2026-13-45
         raise ValueError(f"The parameter file {path} is not valid YAML: {error}") from error
     if loaded is None:
         return {}

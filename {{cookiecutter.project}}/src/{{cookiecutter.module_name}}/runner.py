@@ -238,8 +238,10 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
         _refuse_secret(name, "given with -p")
         try:
             overrides[name] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            overrides[name] = text  # not YAML (e.g. "a: b: c"): keep the text as typed
+        except (yaml.YAMLError, ValueError):
+            # Not YAML ("a: b: c") or an impossible date ("2026-13-45", which YAML reads as a
+            # date): keep the text as typed; the notebook's own check then names the problem.
+            overrides[name] = text
     return overrides
 
 
