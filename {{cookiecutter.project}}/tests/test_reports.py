@@ -48,7 +48,7 @@ def test_every_number_a_report_records_has_a_plain_words_label(run):
         and not isinstance(index.headline_value(value), bool)
     ]
     assert not unlabelled, f"add these to report.HEADLINES: {unlabelled}"
-    assert {h.kind for h in report.HEADLINES.values()} <= set(report.HEADLINE_KINDS)
+    assert {h.kind for h in report.HEADLINES.values()} <= set(index.HEADLINE_FORMATS)
 
 
 def metrics(run, notebook: str) -> dict:

@@ -8,7 +8,7 @@ value is HTML-escaped; the pages hold no script and fetch nothing (inline CSS an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -132,26 +132,24 @@ def headline(metric: str) -> Headline:
     return HEADLINES.get(metric, Headline(metric, "number"))
 
 
+# How each kind of ``report.Headline`` is written: (value, currency) -> text.
+HEADLINE_FORMATS: dict[str, Callable[[float, str], str]] = {
+    "share": lambda v, _c: format_pct(v),
+    "money": lambda v, c: format_money(v, c, 2 if abs(v) < 100 else 0),
+    "count": lambda v, _c: f"{v:,.0f}",
+    "days": lambda v, _c: f"{v:,.0f} days",
+    "score": lambda v, _c: f"{v:.3f}",
+    "ratio": lambda v, _c: f"{v:.2f}×",
+    "p_value": lambda v, _c: f"{v:.2g}" if v < 0.01 else f"{v:.3f}",
+    "number": lambda v, _c: format_value(v),
+}
+
+
 def format_headline(metric: str, value: Any, currency: str = _project.CURRENCY) -> str:
     """A headline value as a stakeholder reads it: ``$146.6k``, ``52.5%``, ``35 days``."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return format_value(value)
-    kind = headline(metric).kind
-    if kind == "share":
-        return format_pct(value)
-    if kind == "money":
-        return format_money(value, currency, 2 if abs(value) < 100 else 0)
-    if kind == "count":
-        return f"{value:,.0f}"
-    if kind == "days":
-        return f"{value:,.0f} days"
-    if kind == "score":
-        return f"{value:.3f}"
-    if kind == "ratio":
-        return f"{value:.2f}×"
-    if kind == "p_value":
-        return f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
-    return format_value(value)  # "number" and metrics without an entry
+    return HEADLINE_FORMATS[headline(metric).kind](value, currency)
 
 
 def _currency(run: Mapping[str, Any], notebook: str) -> str:
@@ -164,7 +162,7 @@ def sparkline_svg(
     values: Sequence[float],
     width: int = 120,
     height: int = 28,
-    text: Any = format_value,
+    text: Callable[[float], str] = format_value,
 ) -> str:
     """A small inline SVG line of the values (oldest left), the newest marked with a dot;
     ``text`` writes a value for the label read by screen readers and shown on hover."""
@@ -233,10 +231,11 @@ def _history_table(runs: Sequence[Mapping[str, Any]]) -> str:
         return "<p>No headline values recorded yet.</p>"
     newest_alerts = runs[-1].get("alerts") or []
     alerted = {(alert["notebook"], alert["metric"]) for alert in newest_alerts}
+    by_id = {run["run_id"]: run for run in runs}
     rows = []
     for (name, metric), points in history.items():
         run_id, newest = points[-1]
-        currency = _currency(next(r for r in runs if r["run_id"] == run_id), name)
+        currency = _currency(by_id[run_id], name)
 
         def text(value: float, metric: str = metric, currency: str = currency) -> str:
             return format_headline(metric, value, currency)

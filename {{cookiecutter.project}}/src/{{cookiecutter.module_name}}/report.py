@@ -22,7 +22,6 @@ import pandas as pd
 
 METRICS_ENV = "SHOP_REPORT_METRICS"
 SUMMARY_TAG = "executive-summary"  # the runner moves the cell with this tag to the top
-HEADLINE_KINDS = ("share", "money", "count", "days", "score", "ratio", "p_value", "number")
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class Headline:
     """How the run pages name and show one recorded value, in a stakeholder's words."""
 
     label: str
-    kind: str  # one of HEADLINE_KINDS: how the number is written (``index.format_headline``)
+    kind: str  # how the number is written: a key of ``index.HEADLINE_FORMATS`` (share, money...)
     field: str = "value"  # a recorded mapping is shown by this key (``{"value": 25.2, ...}``)
 
 
