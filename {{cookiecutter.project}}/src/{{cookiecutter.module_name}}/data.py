@@ -30,6 +30,7 @@ import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
 from . import _project, config, contract
+from .errors import UserError
 
 DEFAULT_DATA_DIR = "data/sample"
 ERROR = "error"
@@ -399,8 +400,52 @@ def fetch(expr: ir.Table) -> pd.DataFrame:
 
 def as_of(con: ibis.BaseBackend) -> pd.Timestamp | None:
     """The latest order time (UTC): the "data as of" date of a report; None without orders."""
+    return _latest_order_time(con)
+
+
+def _latest_order_time(con: ibis.BaseBackend) -> pd.Timestamp | None:
     latest = table(con, "orders").ordered_at.max().execute()
     return None if pd.isna(latest) else pd.Timestamp(latest)
+
+
+def parse_date(value: object, name: str = "as_of") -> dt.date:
+    """A parameter given as YYYY-MM-DD (text, or a date YAML already read), or a UserError."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise UserError(
+            f"{name}={value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30."
+        ) from None
+
+
+@dataclass(frozen=True)
+class AnalysisDate:
+    """The day a report looks back from, and the instant its data ends."""
+
+    day: dt.date
+    end: pd.Timestamp  # midnight after ``day`` (UTC): everything before it counts
+
+    @property
+    def start_of_day(self) -> pd.Timestamp:
+        return self.end - pd.Timedelta(days=1)
+
+
+def analysis_date(con: ibis.BaseBackend, as_of: object = "") -> AnalysisDate:
+    """The one ``as_of`` convention of every report: the whole of the given day counts; empty
+    means the day of the latest order (also the whole day), so both spellings of the same day
+    give the same results."""
+    if as_of in ("", None):
+        latest = _latest_order_time(con)
+        if latest is None:
+            raise UserError("The orders table has no orders, so there is no date to report on.")
+        day = latest.date()
+    else:
+        day = parse_date(as_of)
+    return AnalysisDate(day=day, end=pd.Timestamp(day) + pd.Timedelta(days=1))
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,3 +43,14 @@ def format_money(value: float, currency: str, decimals: int = 0) -> str:
 
 def format_pct(value: float, decimals: int = 1) -> str:
     return f"{100 * value:.{decimals}f}%"
+
+
+_MARKDOWN_SPECIALS = "\\`*_{}[]<>()#+!|$~"
+
+
+def md_escape(text: object) -> str:
+    """Text that Markdown (and MathJax) shows as written: ``$22.5M`` stays money, not maths.
+
+    Use it wherever a value or a user's text meets a Markdown sentence.
+    """
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in str(text))

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .decisions import Decision
+
 METRICS_ENV = "SHOP_REPORT_METRICS"
 SUMMARY_TAG = "executive-summary"  # the runner moves the cell with this tag to the top
 
@@ -100,6 +102,29 @@ def record(name: str, value: Any) -> Any:
         path = Path(target)
         path.write_text(json.dumps(_recorded, indent=2, sort_keys=True), encoding="utf-8")
     return value
+
+
+DECISION_KEY = "decision"  # where record_decision() keeps the decision in the metrics file
+DECISION_LOG_KEY = "decision_log"  # rows the runner appends to the decision log on publishing
+
+
+def record_decision(decision: Decision, log_entry: Mapping[str, Any] | None = None) -> Decision:
+    """Keep the report's decision for summary.json (``verdict``) and the run index.
+
+    ``log_entry`` is a row for the decision log (see ``decision_log``): the runner appends it
+    when the run is published, so a failed or partial run never writes to the log.
+    """
+    record(DECISION_KEY, decision.as_dict())
+    if log_entry is not None:
+        record(DECISION_LOG_KEY, [dict(log_entry)])
+    return decision
+
+
+def show_decision(decision: Decision) -> Any:
+    """The decision as the page shows it: verdict, reason, next step, and the rule behind it."""
+    from IPython.display import Markdown
+
+    return Markdown(decision.to_markdown())
 
 
 def recorded() -> dict[str, Any]:
