@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+DECISION_KEY = "decision"  # where record_decision() keeps the decision in the metrics file
+DECISION_LOG_KEY = "decision_log"  # rows the runner appends to the decision log on publishing
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .decisions import Decision
+from .decisions import DECISION_KEY, DECISION_LOG_KEY, Decision
 
 METRICS_ENV = "SHOP_REPORT_METRICS"
 SUMMARY_TAG = "executive-summary"  # the runner moves the cell with this tag to the top
@@ -102,10 +102,6 @@ def record(name: str, value: Any) -> Any:
         path = Path(target)
         path.write_text(json.dumps(_recorded, indent=2, sort_keys=True), encoding="utf-8")
     return value
-
-
-DECISION_KEY = "decision"  # where record_decision() keeps the decision in the metrics file
-DECISION_LOG_KEY = "decision_log"  # rows the runner appends to the decision log on publishing
 
 
 def record_decision(decision: Decision, log_entry: Mapping[str, Any] | None = None) -> Decision:

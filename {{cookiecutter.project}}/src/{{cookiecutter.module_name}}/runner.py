@@ -48,6 +48,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import _project, config
+from .decisions import DECISION_KEY, DECISION_LOG_KEY
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -592,6 +593,9 @@ class RunOptions:
             )
 
 
+_DECISION_KEYS = (DECISION_KEY, DECISION_LOG_KEY)
+
+
 @dataclass
 class NotebookResult:
     """How one notebook went; ``to_summary()`` is its entry in summary.json."""
@@ -606,8 +610,22 @@ class NotebookResult:
         entry: dict[str, Any] = {"status": self.status, "seconds": self.seconds}
         if self.error is not None:
             entry["error"] = self.error
-        entry["metrics"] = self.metrics
+        if isinstance(self.decision, dict):
+            entry["verdict"] = self.decision.get("verdict")
+            entry["decision"] = self.decision
+        entry["metrics"] = {k: v for k, v in self.metrics.items() if k not in _DECISION_KEYS}
         return entry
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        """What ``report.record_decision`` kept: verdict, label, reason, next step, rule."""
+        return self.metrics.get(DECISION_KEY)
+
+    @property
+    def decision_log_entries(self) -> list[dict[str, Any]]:
+        """Rows for the decision log, appended only when the run is published."""
+        entries = self.metrics.get(DECISION_LOG_KEY) or []
+        return [e for e in entries if isinstance(e, dict)]
 
 
 @dataclass(frozen=True)
