@@ -149,13 +149,14 @@ def _watch_over(spec: dict[str, Any], parent: int) -> None:
     if os.getppid() != parent:  # the runner died before the request took effect
         _end(spec, "the runner is gone")
     limit = float(spec.get("timeout") or 0)
+    grace = float(spec.get("grace", GRACE_SECONDS))
 
     def watch() -> None:
         while True:
             if os.getppid() != parent:
                 _end(spec, "the runner is gone")
             turn = _turn_started
-            if limit and turn is not None and time.monotonic() - turn > limit + GRACE_SECONDS:
+            if limit and turn is not None and time.monotonic() - turn > limit + grace:
                 _end(spec, f"past its time limit of {limit:g} s")
             time.sleep(0.25)
 

@@ -584,7 +584,10 @@ mask_pii = config.mask_pii
 def _format_example(example: dict[str, Any], mask_ids: bool = True) -> str:
     shown = []
     for key, value in example.items():
-        if value is not None and mask_ids and key in PERSON_ID_COLUMNS:
+        personal = isinstance(value, str) and bool(
+            re.match(EMAIL_RE, value.strip()) or re.match(PHONE_RE, value.strip())
+        )
+        if value is not None and ((mask_ids and key in PERSON_ID_COLUMNS) or personal):
             shown.append(f"{key}={mask_identifier(value)}")
         else:
             shown.append(f"{key}={mask_pii(_format_value(value))}")
