@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.module_name }} import contract
+from {{ cookiecutter.module_name }} import _project, contract
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = "{{ cookiecutter.module_name }}"
@@ -69,10 +69,10 @@ def test_user_errors_are_one_plain_line_without_traceback(tmp_path):
 
 def test_import_preset_from_the_users_folder(tmp_path):
     export = tmp_path / "orders_export.csv"
-    export.write_text(
+    export.write_text(  # in the project's own currency, whatever it was baked with
         "Name,Email,Financial Status,Paid at,Currency,Subtotal,Discount Amount,Total,"
         "Lineitem name,Lineitem quantity,Lineitem price,Lineitem sku\n"
-        "#1001,Ann@Example.com,paid,2026-01-05 10:00:00 +0000,USD,50,5,45,"
+        f"#1001,Ann@Example.com,paid,2026-01-05 10:00:00 +0000,{_project.CURRENCY},50,5,45,"
         "Mug,1,50,sku1\n",
         encoding="utf-8",
     )
