@@ -160,8 +160,9 @@ def next_steps(root: Path, answers: dict) -> str:
         f"  cd {root.name}",
         "  make reports    # first time: installs .venv (a few minutes), then every report on",
         "                  # the sample shop; open reports/latest/index.html",
-        "  make test       # the project's own tests (fast subset: make test ARGS='-m \"not slow\"')",
-        f"  python -m {module} import YOUR_EXPORT.csv --use   # your own orders, then make validate",
+        "  make test       # the project's own tests",
+        f"  python -m {module} import YOUR_EXPORT.csv --use   # your own orders;",
+        "                  # then make validate (README: 'Plug in your own data')",
     ]
     if answers["init_git"] is True:
         lines.append(
