@@ -11,7 +11,13 @@ import sys
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
+ANALYSES = (
+    "market_research",
+    "segmentation",
+    "churn",
+    "post_launch_review",
+    "prioritisation",
+)
 
 # Modules the baked project imports: a package with one of these names would shadow it.
 DEPENDENCY_MODULES = {
@@ -100,7 +106,7 @@ def missing_report(answers: dict) -> list[str]:
         return []
     return [
         "No report selected: answer yes to at least one of market_research, segmentation, "
-        "churn, post_launch_review."
+        "churn, post_launch_review, prioritisation."
     ]
 
 

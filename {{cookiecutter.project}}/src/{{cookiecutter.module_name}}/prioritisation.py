@@ -444,7 +444,8 @@ def capacity_plan(
     for i in remaining:
         too_big = float(effort[i]) > capacity
         rows[i] = {"plan": "later", "paid_from": "larger than a period" if too_big else ""}
-    plan = pd.DataFrame.from_dict(rows, orient="index").reindex(table.index)
+    plan = pd.DataFrame.from_dict(rows, orient="index", columns=["plan", "paid_from"])
+    plan = plan.reindex(table.index)
     plan.attrs.update(
         capacity=capacity,
         reserve=reserve,
@@ -518,26 +519,6 @@ def prioritise(
         seed=seed,
     )
     params = {"distribution": distribution, "score": score, "draws": draws, "seed": seed}
-    if table.empty:
-        empty = pd.DataFrame()
-        sim = Simulation(table, {}, np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0), int))
-        return Prioritisation(
-            empty,
-            calibration,
-            history,
-            sim,
-            None,
-            empty,
-            empty,
-            top_n,
-            capacity_weeks,
-            capacity_weeks * tech_debt_share,
-            0.0,
-            0.0,
-            period_weeks,
-            window,
-            params,
-        )
     sim = simulate(
         table, calibration, draws=draws, seed=seed, distribution=distribution, score=score
     )
@@ -872,3 +853,136 @@ INPUT_WORDS = {
     "effort": "effort",
     "calibration": "calibration by past launches",
 }
+
+
+# --------------------------------------------------------------------------------------------
+# What the page shows (tables with a PM's column names; sentences from the rules above)
+
+
+def needed_tables(items: list[Item]) -> list[str]:
+    """The shop tables the backlog's reach queries read (for the notebook's data check)."""
+    return sorted({backlog.reach_query(i.reach_query).table for i in items if i.reach_query})
+
+
+def _interval(low: float, high: float, digits: int = 0) -> str:
+    return f"{low:,.{digits}f} – {high:,.{digits}f}"
+
+
+def ranking_table(result: Prioritisation) -> pd.DataFrame:
+    """One row per initiative, best first: score and rank with their 90% intervals."""
+    s = result.summary
+    n = result.top_n
+    return pd.DataFrame(
+        {
+            "Initiative": s.initiative,
+            "Type": s.type,
+            "Reach": [f"{r:,.0f} ({src})" for r, src in zip(s.reach, s.reach_source, strict=True)],
+            f"{result.params['score'].upper()} (median)": s.score_median.round(2),
+            "Score, 90% interval": [
+                _interval(a, b, 2 if b < 10 else 0)
+                for a, b in zip(s.score_low, s.score_high, strict=True)
+            ],
+            "Rank (median)": s.rank_median,
+            "Rank, 90% interval": [
+                f"{a} – {b}" if a != b else f"{a}"
+                for a, b in zip(s.rank_low, s.rank_high, strict=True)
+            ],
+            "ICE rank (no reach)": s.ice_rank_median,
+            "P(first)": s.p_top1,
+            f"P(top {n})": s.p_top_n,
+            "P(in this period's plan)": s.p_now,
+            "Plan": s.plan,
+        }
+    )
+
+
+def reach_table(result: Prioritisation) -> pd.DataFrame:
+    """Initiatives whose reach comes from the data, with the guess and the rank each gives."""
+    s = result.summary[result.summary.reach_source == "data"]
+    columns = {
+        "Initiative": s.initiative,
+        "Reach query": s.reach_basis,
+        f"Reach in {_weeks(result.period_weeks)} weeks": s.reach.round(0),
+        "Guess in the backlog": s.reach_guess,
+        "Rank with the data (median)": s.rank_median,
+    }
+    if "rank_median_guess" in s:
+        columns["Rank with the guess (median)"] = s.rank_median_guess
+    return pd.DataFrame(columns)
+
+
+def history_table(result: Prioritisation) -> pd.DataFrame:
+    """The launches behind the calibration, with their measured / predicted ratio."""
+    h = result.history.frame
+    if h.empty:
+        return pd.DataFrame(columns=["Launch", "Decided", "Predicted", "Measured", "Ratio"])
+    predicted = pd.to_numeric(h.predicted_effect, errors="coerce")
+    measured = pd.to_numeric(h.measured_effect, errors="coerce")
+    ratio = (measured / predicted.where(predicted != 0)).round(2)
+    return pd.DataFrame(
+        {
+            "Launch": h.review_id,
+            "Decided": pd.to_datetime(h.decided_on).dt.date,
+            "Metric": h.primary_metric,
+            "Predicted": predicted,
+            "Measured": measured,
+            "Ratio": ratio,
+            "Verdict": h.verdict,
+        }
+    ).sort_values("Decided")
+
+
+def plan_table(result: Prioritisation) -> pd.DataFrame:
+    """now / next / later with the expected effort and where the capacity comes from."""
+    s = result.summary
+    order = s.plan.map({"now": 0, "next": 1, "later": 2})
+    s = s.assign(_o=order).sort_values(["_o", "rank_median"])
+    return pd.DataFrame(
+        {
+            "Plan": s.plan,
+            "Initiative": s.initiative,
+            "Type": s.type,
+            "Person-weeks (expected)": s.effort_mean.round(1),
+            "Paid from": s.paid_from,
+            "P(in this period's plan)": s.p_now,
+        }
+    )
+
+
+def sensitivity_view(result: Prioritisation) -> pd.DataFrame:
+    """For the leading and planned items: P(top N) and P(now) with each input at low / high."""
+    t = result.sensitivity
+    n = result.top_n
+    return pd.DataFrame(
+        {
+            "Initiative": t.initiative,
+            "Input": t["input"].map(INPUT_WORDS),
+            "Low – high": [_interval(a, b, 2) for a, b in zip(t.low, t.high, strict=True)],
+            f"P(top {n}) at low": t.p_top_n_at_low,
+            f"P(top {n}) at high": t.p_top_n_at_high,
+            "P(plan) at low": t.p_now_at_low,
+            "P(plan) at high": t.p_now_at_high,
+        }
+    )
+
+
+def executive_points(result: Prioritisation, decision: Decision) -> list[str]:
+    """The executive summary's bullets: the decision, its reason and the next step."""
+    return [f"**{decision.label}.** {decision.reason}", f"**Next step:** {decision.next_step}"]
+
+
+def check_table(result: Prioritisation, check: dict[str, float]) -> pd.DataFrame:
+    """The closed-form check as rows: simulated and exact chance, the simulation's error."""
+    first, second = result.summary.initiative.iloc[:2]
+    gap = abs(check["simulated"] - check["closed_form"]) / check["se"]
+    return pd.DataFrame(
+        {
+            "Quantity": [
+                f"P({first} scores above {second}), simulated",
+                "Same chance, closed form",
+                "Standard error of the simulation",
+                "Gap in standard errors",
+            ],
+            "Value": [check["simulated"], check["closed_form"], check["se"], gap],
+        }
+    )
