@@ -52,6 +52,14 @@ ANALYSIS_FILES = {
         "tests/test_post_launch_review_notebook.py",
         "tests/test_experiments_planted.py",
     ],
+    "prioritisation": [
+        "notebooks/prioritisation.ipynb",
+        "params/prioritisation.yaml",
+        "src/{module}/prioritisation.py",
+        "src/{module}/backlog.py",
+        "tests/test_prioritisation.py",
+        "tests/test_prioritisation_notebook.py",
+    ],
 }
 
 # Caches a developer's tools may leave inside the template; never part of a project.

@@ -72,6 +72,14 @@ ANALYSIS_FILES = {
         "tests/test_post_launch_review_notebook.py",
         "tests/test_experiments_planted.py",
     },
+    "prioritisation": {
+        "notebooks/prioritisation.ipynb",
+        "params/prioritisation.yaml",
+        "src/shop_insights/prioritisation.py",
+        "src/shop_insights/backlog.py",
+        "tests/test_prioritisation.py",
+        "tests/test_prioritisation_notebook.py",
+    },
 }
 SCHEDULE_FILES = {
     "github_actions": {".github/workflows/reports.yml"},
