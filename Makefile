@@ -8,7 +8,7 @@ DEMO ?= build/demo
 ARGS ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help venv demo test gallery bench
+.PHONY: help venv demo test gallery bench docs
 
 help: ## Show the commands and what they do
 	@echo "Shop analytics kit: commands"
@@ -40,3 +40,8 @@ gallery: venv ## Re-execute the gallery in notebooks/ (the default project on sa
 
 bench: venv ## Benchmark bake, sample data and every report at S/M/L (BENCH_SIZES, BENCH_REPEATS)
 	$(PY) bench/run.py --python $(PY)
+
+SITE ?= build/site
+docs: venv ## Build the docs site into build/site (MkDocs, warnings are errors; open index.html)
+	$(PY) scripts/docs.py build --site-dir $(SITE)
+	@echo "Docs: $(abspath $(SITE))/index.html"
