@@ -878,9 +878,8 @@ def _discard(run: _RunFolder) -> None:
     """Remove what a run that will not be published wrote: its temporary and staging folders."""
     shutil.rmtree(run.tmp, ignore_errors=True)
     shutil.rmtree(run.staging, ignore_errors=True)
-    exports = config.exports_dir()
-    if exports.is_dir():
-        for partial in exports.glob(f".*.{run.run_id}.publish*"):
+    for folder in (config.exports_dir(), config.project_root() / "data"):
+        for partial in folder.glob(f".*.{run.run_id}.publish") if folder.is_dir() else ():
             partial.unlink(missing_ok=True)
 
 
@@ -899,7 +898,11 @@ def remove_leftovers(reports: Path) -> list[str]:
                 path.unlink(missing_ok=True)
             removed.append(str(path.relative_to(config.project_root())))
     exports = config.exports_dir()
-    for partial in sorted(exports.glob(".*.partial*")) if exports.is_dir() else ():
+    partials = (
+        [*exports.glob(".*.partial*"), *exports.glob(".*.publish")] if exports.is_dir() else []
+    )
+    partials += data.glob(".*.publish") if data.is_dir() else []
+    for partial in sorted(partials):
         partial.unlink(missing_ok=True)
         removed.append(str(partial.relative_to(config.project_root())))
     return removed
@@ -916,9 +919,12 @@ def _stop_signals() -> Iterator[_StopState]:
         return
 
     def on_signal(signum: int, frame: Any) -> None:
-        if state.critical:
-            state.pending = signum
+        if state.critical or state.pending is not None:
+            # publishing (a few renames), or already stopping: a second signal must not cut
+            # the clean-up short (the workers would end themselves anyway)
+            state.pending = state.pending or signum
             return
+        state.pending = signum
         raise RunStopped(signum)
 
     previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
