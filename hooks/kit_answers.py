@@ -17,7 +17,13 @@ from pathlib import Path
 
 from jinja2.ext import Extension
 
-ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
+ANALYSES = (
+    "market_research",
+    "segmentation",
+    "churn",
+    "post_launch_review",
+    "prioritisation",
+)
 
 # Modules the baked project imports: a package with one of these names would shadow it.
 DEPENDENCY_MODULES = {
@@ -105,8 +111,7 @@ def missing_report(answers: dict) -> list[str]:
     if any(answers[name] is True for name in ANALYSES):
         return []
     return [
-        "No report selected: answer yes to at least one of market_research, segmentation, "
-        "churn, post_launch_review."
+        "No report selected: answer yes to at least one of " + ", ".join(ANALYSES) + "."
     ]
 
 

@@ -52,13 +52,21 @@ ANALYSIS_FILES = {
         "tests/test_post_launch_review_notebook.py",
         "tests/test_experiments_planted.py",
     ],
+    "prioritisation": [
+        "notebooks/prioritisation.ipynb",
+        "params/prioritisation.yaml",
+        "src/{module}/prioritisation.py",
+        "src/{module}/backlog.py",
+        "tests/test_prioritisation.py",
+        "tests/test_prioritisation_notebook.py",
+    ],
 }
 
 # Caches a developer's tools may leave inside the template; never part of a project.
 STRAY_DIRS = ("__pycache__", ".ruff_cache", ".pytest_cache", ".ipynb_checkpoints")
 
 SCHEDULE_FILES = {
-    "github_actions": [".github"],
+    "github_actions": [".github/workflows/reports.yml"],
     "cron": ["schedule/crontab.txt"],
 }
 
@@ -83,6 +91,16 @@ def prune(root: Path, answers: dict) -> None:
         if answers["schedule"] != choice:
             for name in files:
                 remove(root / name)
+
+
+def write_license(root: Path, answers: dict) -> None:
+    """LICENSE from the chosen text in licenses/ (rendered with the team and year); the
+    folder itself is never part of the project."""
+    texts = root / "licenses"
+    chosen = texts / answers["license"]
+    if chosen.is_file():
+        shutil.move(str(chosen), str(root / "LICENSE"))
+    shutil.rmtree(texts, ignore_errors=True)
 
 
 def personalise_notebooks(root: Path, answers: dict) -> None:
@@ -175,6 +193,7 @@ def next_steps(root: Path, answers: dict) -> str:
 if __name__ == "__main__":
     project_root = Path.cwd()
     prune(project_root, ANSWERS)
+    write_license(project_root, ANSWERS)
     personalise_notebooks(project_root, ANSWERS)
     init_git(project_root, ANSWERS)
     print(next_steps(project_root, ANSWERS))

@@ -17,7 +17,13 @@ from cookiecutter.main import cookiecutter
 
 KIT = Path(__file__).resolve().parents[1]
 TEMPLATE = KIT / "{{cookiecutter.project}}"
-ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
+ANALYSES = (
+    "market_research",
+    "segmentation",
+    "churn",
+    "post_launch_review",
+    "prioritisation",
+)
 VENV = Path(os.environ.get("KIT_VENV", KIT / ".venv")).absolute()
 CONTEXT = json.loads((KIT / "cookiecutter.json").read_text(encoding="utf-8"))
 

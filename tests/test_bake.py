@@ -72,6 +72,14 @@ ANALYSIS_FILES = {
         "tests/test_post_launch_review_notebook.py",
         "tests/test_experiments_planted.py",
     },
+    "prioritisation": {
+        "notebooks/prioritisation.ipynb",
+        "params/prioritisation.yaml",
+        "src/shop_insights/prioritisation.py",
+        "src/shop_insights/backlog.py",
+        "tests/test_prioritisation.py",
+        "tests/test_prioritisation_notebook.py",
+    },
 }
 SCHEDULE_FILES = {
     "github_actions": {".github/workflows/reports.yml"},
@@ -126,7 +134,36 @@ def test_the_file_set_is_exactly_the_template_for_the_default_answers():
             if p.is_file() and "__pycache__" not in p.parts
         }
         template -= SCHEDULE_FILES["cron"]
+        # the chosen licence text becomes LICENSE; the folder of texts never ships
+        template = {f for f in template if not f.startswith("licenses/")} | {"LICENSE"}
         assert files_of(project) == template
+
+
+@pytest.mark.parametrize(
+    "license, first_line, spdx",
+    [
+        ("proprietary", "Copyright (c)", "LicenseRef-Proprietary"),
+        ("MIT", "MIT License", "MIT"),
+        ("BSD-3-Clause", "BSD 3-Clause License", "BSD-3-Clause"),
+        ("Apache-2.0", "Apache License", "Apache-2.0"),
+        ("none", None, None),
+    ],
+)
+def test_the_license_answer_writes_the_file_and_the_pyproject_field(license, first_line, spdx):
+    import datetime as dt
+    import tomllib
+
+    with baked(license=license, team="Acme Analytics") as project:
+        pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+        assert pyproject["project"].get("license") == spdx
+        assert not (project / "licenses").exists()
+        if first_line is None:
+            assert not (project / "LICENSE").exists()
+            return
+        text = (project / "LICENSE").read_text(encoding="utf-8")
+        assert text.strip().startswith(first_line)
+        if license != "Apache-2.0":  # Apache's appendix keeps its own placeholder
+            assert f"{dt.date.today().year}" in text and "Acme Analytics" in text
 
 
 @pytest.mark.parametrize("schedule", ["github_actions", "cron", "none"])

@@ -84,6 +84,19 @@ def test_import_preset_from_the_users_folder(tmp_path):
     assert pd.read_parquet(out / "orders.parquet")["revenue"].tolist() == [45.0]
 
 
+def test_the_readme_and_run_help_document_every_exit_code():
+    from {{ cookiecutter.module_name }} import runner
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    for code, word in (
+        (runner.EXIT_USAGE, "the run could not start"),
+        (runner.EXIT_STOPPED, "the run was stopped"),
+    ):
+        assert f"{code} {word}" in readme
+        assert f"{code}  {word}" in runner.EXIT_CODES_HELP
+    assert "never published" in readme  # partial runs: the rule, stated
+
+
 def _project_copy(tmp_path: Path) -> Path:
     """A project folder of its own (params/defaults.yaml), so --use edits no real settings."""
     root = tmp_path / "project"

@@ -140,7 +140,7 @@ def _cli_validate(args: argparse.Namespace) -> int:
     from . import data
 
     report = data.validate(data_dir=args.data_dir)
-    print(report.to_text())
+    print(report.to_text(mask_ids=False))  # the user's own screen; emails/phones stay masked
     return 1 if report.errors else 0
 
 
@@ -175,6 +175,24 @@ def _cli_import(args: argparse.Namespace) -> int:
     print(f"Files written to {out_dir}.")
     print(_data_dir_advice(out_dir, use=args.use))
     return 0
+
+
+def os_error_message(error: OSError) -> str:
+    """An OS error in one line with the path: disk full, no permission, a missing folder."""
+    import errno
+
+    path = error.filename or "a file"
+    if error.filename2:
+        path = f"{path} -> {error.filename2}"
+    reason = error.strerror or str(error) or type(error).__name__
+    advice = {
+        errno.ENOSPC: "free some space on that disk (or point the project at a larger one)",
+        errno.EDQUOT: "free some space within your disk quota",
+        errno.EACCES: "check that your user may write there",
+        errno.EPERM: "check that your user may write there",
+        errno.EROFS: "the disk is read-only; run the project from a writable folder",
+    }.get(error.errno, "check the path and try again")
+    return f"Could not write {path}: {reason}; {advice}."
 
 
 def _ask_on_terminal(question: str, choices: Sequence[str]) -> str:
@@ -242,3 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ERROR: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # disk full, no permission: one line with the path
+        if os.environ.get("SHOP_DEBUG"):
+            raise
+        print(f"ERROR: {os_error_message(error)}", file=sys.stderr)
+        return 1

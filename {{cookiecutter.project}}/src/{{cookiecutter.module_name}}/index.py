@@ -213,7 +213,8 @@ def _notebook_row(name: str, nb: Mapping[str, Any], currency: str) -> str:
     error = nb.get("error")
     if error:
         where = f"cell {error['cell']}: " if error.get("cell") is not None else ""
-        cell = f'<p class="error">{escape(where + str(error.get("exception", "")))}</p>{cell}'
+        said = error.get("message") or error.get("exception", "")  # plain words when recorded
+        cell = f'<p class="error">{escape(where + str(said))}</p>{cell}'
     return (
         f'<tr><td><a href="{escape(name)}.html">{escape(_humanise(name))}</a><br>'
         f'<small><a href="{escape(name)}.ipynb">executed notebook</a></small></td>'

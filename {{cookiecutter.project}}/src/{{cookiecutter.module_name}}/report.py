@@ -63,6 +63,13 @@ HEADLINES: dict[str, Headline] = {
     "srm_p": Headline("Traffic split check (SRM p-value)", "p_value"),
     "cuped_variance_reduction": Headline("Variance removed by CUPED", "share"),
     "did_estimate": Headline("Effect before/after launch (diff-in-diff)", "number"),
+    # prioritisation
+    "backlog_items": Headline("Initiatives in the backlog", "count"),
+    "now_items": Headline("Initiatives planned for this period", "count"),
+    "now_effort_weeks": Headline("Person-weeks planned for this period", "number"),
+    "leader_p_first": Headline("Chance the leading initiative ranks first", "share"),
+    "impact_shrinkage": Headline("Impact scaling from past launches", "ratio"),
+    "launches_in_log": Headline("Past launches calibrating impact", "count"),
     # segmentation
     "n_customers": Headline("Customers analysed", "count"),
     "k": Headline("Behaviour groups", "count"),
