@@ -110,9 +110,7 @@ def problems(answers: dict) -> list[str]:
 def missing_report(answers: dict) -> list[str]:
     if any(answers[name] is True for name in ANALYSES):
         return []
-    return [
-        "No report selected: answer yes to at least one of " + ", ".join(ANALYSES) + "."
-    ]
+    return ["No report selected: answer yes to at least one of " + ", ".join(ANALYSES) + "."]
 
 
 def canonical(answers: dict) -> None:

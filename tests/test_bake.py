@@ -234,7 +234,7 @@ def test_no_template_syntax_is_left_outside_notebooks():
 def test_notebooks_are_valid_clean_and_personalised():
     with baked(project="acme-reports", currency="EUR") as project:
         notebooks = sorted((project / "notebooks").glob("*.ipynb"))
-        assert len(notebooks) == 4
+        assert len(notebooks) == len(ANALYSES)
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             nbformat.validate(nb)

@@ -6,7 +6,6 @@ The slow tests bake a project and run its tools (minutes each, marked `slow`; CI
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import KIT, VENV, bake_cli, baked, clean_env, make
+from conftest import KIT, VENV, bake_cli, baked, clean_env
 
 KIT_README = (KIT / "README.md").read_text(encoding="utf-8")
 
@@ -132,7 +131,7 @@ def test_the_readme_lists_every_exit_code_of_the_runner():
         readme = (project / "README.md").read_text()
         runner = (project / "src/shop_insights/runner.py").read_text()
     codes = set(re.findall(r"^EXIT_\w+ = (\d)", runner, re.MULTILINE))
-    assert codes == {"0", "1", "2", "3", "4"}
+    assert codes == {"0", "1", "2", "3", "4", "5"}
     section = readme.split("## Run every week", 1)[1].split("\n## ", 1)[0]
     for code in codes:
         assert re.search(rf"\b{code} [a-z]", section), f"exit code {code} is not explained"
@@ -211,36 +210,7 @@ def test_the_workflow_keeps_history_and_publishes_on_schedule_when_asked():
     assert any(s.get("run") == "make prepare" for s in steps)
 
 
-# -- the first commit and a new report (slow) ----------------------------------------------------
-
-
-@pytest.mark.slow
-def test_a_eur_project_with_git_is_clean_under_its_own_tools_and_tests_after_new():
-    """A non-USD, non-default-name bake with git, as a new user takes it: make setup (which
-    installs pre-commit), pre-commit on the first commit, `new`, make test, ruff."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    with baked(project="acme-reports", currency="eur", init_git=True) as project:
-        assert git(project, "log", "--oneline").count("\n") == 1
-        assert git(project, "status", "--porcelain") == ""
-        assert_ok(make(project, "setup"))
-        hooks = run(VENV / "bin" / "pre-commit", "run", "--all-files", cwd=project)
-        assert hooks.returncode == 0, hooks.stdout[-4000:] + hooks.stderr[-2000:]
-        assert git(project, "status", "--porcelain") == "", "pre-commit rewrote files"
-
-        created = run(
-            VENV / "bin" / "python", "-m", "acme_reports", "new", "weekly_kpis", cwd=project
-        )
-        assert_ok(created)
-        skeleton = json.loads((project / "notebooks/weekly_kpis.ipynb").read_text())
-        assert any('currency: str = "EUR"' in "".join(c["source"]) for c in skeleton["cells"])
-        assert_ok(make(project, "test", ARGS="-q -p no:cacheprovider"))
-
-        for command in (["check", "."], ["format", "--check", "."]):
-            linted = run(VENV / "bin" / "ruff", *command, cwd=project)
-            assert linted.returncode == 0, linted.stdout + linted.stderr
-        hooks = run(VENV / "bin" / "pre-commit", "run", "--all-files", cwd=project)
-        assert hooks.returncode == 0, hooks.stdout[-4000:]  # the new notebook too
+# The EUR project with git (pre-commit, `new`, make test, ruff): test_project.py's full project.
 
 
 # -- template updates (slow) ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import ANALYSES, VENV, baked, clean_env, make
 
-MAKE_TARGETS = {"help", "setup", "data", "reports", "validate", "test", "lab"}
+MAKE_TARGETS = {"help", "setup", "data", "reports", "prepare", "validate", "test", "lab"}
 
 
 def assert_ok(done: subprocess.CompletedProcess[str]) -> None:
@@ -26,11 +27,45 @@ def latest_summary(project: Path) -> dict:
     return json.loads((project / "reports" / "latest" / "summary.json").read_text())
 
 
+# The full project of this module is baked as a new user in another country would: a name of
+# their own, euros, a git repository. It carries the checks of the first hour (pre-commit on the
+# first commit, a report added with `new`, then the full `make test`, ruff on a project that has
+# run) at no extra bake; the single-analysis projects below keep the defaults (USD).
+FULL = {"project": "acme-reports", "currency": "eur", "init_git": True}
+MODULE = "acme_reports"
+
+
+def run(project: Path, *command: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(c) for c in command],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+def git_status(project: Path) -> str:
+    done = run(project, "git", "status", "--porcelain")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def default_project():
-    with baked() as project:
+    with baked(**FULL) as project:
         assert_ok(make(project, "setup"))
         yield project
+
+
+def test_pre_commit_is_installed_by_setup_and_clean_on_the_first_commit(default_project):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert git_status(default_project) == ""
+    hooks = run(default_project, VENV / "bin" / "pre-commit", "run", "--all-files")
+    assert hooks.returncode == 0, hooks.stdout[-4000:] + hooks.stderr[-2000:]
+    assert git_status(default_project) == "", "pre-commit rewrote files of the first commit"
 
 
 def test_make_help_lists_every_target_with_its_description(default_project):
@@ -49,14 +84,22 @@ def test_make_data_then_validate_passes(default_project):
     assert_ok(done)
 
 
-def test_make_test_passes_in_the_baked_project(default_project):
+def test_a_new_report_then_make_test_passes_in_the_baked_project(default_project):
+    created = run(default_project, VENV / "bin" / "python", "-m", MODULE, "new", "weekly_kpis")
+    assert_ok(created)
+    skeleton = (default_project / "notebooks/weekly_kpis.ipynb").read_text()
+    assert 'currency: str = \\"EUR\\"' in skeleton and "from acme_reports import" in skeleton
     assert_ok(make(default_project, "test", ARGS="-q -p no:cacheprovider"))
 
 
 def test_make_reports_writes_every_report_and_points_latest_at_it(default_project):
     assert_ok(make(default_project, "reports"))
     summary = latest_summary(default_project)
-    assert set(summary["notebooks"]) == set(ANALYSES)
+    assert set(summary["notebooks"]) == {*ANALYSES, "weekly_kpis"}
+    kpis = summary["notebooks"]["weekly_kpis"]["metrics"]["revenue"]
+    assert kpis["label"] == "Revenue in the window" and kpis["kind"] == "money"
+    index = (default_project / "reports/latest/index.html").read_text()
+    assert "Revenue in the window: <strong>€" in index  # named and written as the notebook says
     assert all(r["status"] == "ok" for r in summary["notebooks"].values())
     latest = default_project / "reports" / "latest"
     for name in ANALYSES:
@@ -70,6 +113,14 @@ def test_make_reports_writes_every_report_and_points_latest_at_it(default_projec
         assert errors == [], name
         assert (latest / f"{name}.html").stat().st_size > 10_000
     assert (default_project / "reports" / "index.html").is_file()
+
+
+def test_the_project_is_ruff_clean_after_runs_and_a_new_report(default_project):
+    for command in (["check", "."], ["format", "--check", "."]):
+        linted = run(default_project, VENV / "bin" / "ruff", *command)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+    hooks = run(default_project, VENV / "bin" / "pre-commit", "run", "--all-files")
+    assert hooks.returncode == 0, hooks.stdout[-4000:]  # the new notebook passes the hooks too
 
 
 def test_make_lab_starts_jupyterlab(default_project):

@@ -522,8 +522,9 @@ def test_a_new_notebook_runs_with_no_further_wiring(tmp_path, monkeypatch):
     summary = read_summary(result)
     entry = summary["notebooks"]["weekly_kpis"]
     assert result.exit_code == 0, entry.get("error")
-    assert entry["metrics"]["revenue"] == pytest.approx(62.5)  # 30 + 12.5 + 20
-    assert entry["metrics"]["orders"] == 3
+    revenue = entry["metrics"]["revenue"]  # recorded with its label: {"value": ..., "label": ...}
+    assert revenue["value"] == pytest.approx(62.5)  # 30 + 12.5 + 20
+    assert entry["metrics"]["orders"]["value"] == 3
     assert entry["metrics"]["data_as_of"] == "2026-01-14"
     assert (tmp_path / "reports" / "latest" / "weekly_kpis.html").is_file()
 

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
     new = commands.add_parser("new", help="create a new report notebook from the house skeleton")
     new.add_argument("name", help="file name of the new notebook, e.g. weekly_kpis")
-    new.set_defaults(handler=runner.cli_new)
+    new.set_defaults(handler=_cli_new)
 
     sample = commands.add_parser("sample", help="generate the synthetic sample shop")
     sample.add_argument("--customers", type=int, default=10_000, help="number of customers")
@@ -87,6 +87,34 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--out", default="data/raw", help="output folder")
     importer.set_defaults(handler=_cli_import)
     return parser
+
+
+def _cli_new(args: argparse.Namespace) -> int:
+    from . import config, runner
+
+    code = runner.cli_new(args)
+    name = args.name.removesuffix(".ipynb")
+    if code == 0 and _list_in_readme(config.project_root() / "README.md", name):
+        print("Listed it in README.md's table of reports: write there the question it answers.")
+    return code
+
+
+def _list_in_readme(readme: Path, name: str) -> bool:
+    """Add a row for a new report to the README's table of reports (the docs test wants every
+    notebook listed); False when the README has no such table or lists it already."""
+    import re
+
+    if not readme.is_file():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    table = re.search(
+        r"^\| report \| the question it answers \|\n\|[-|]+\|\n(?:\|.*\|\n)*", text, re.M
+    )
+    if table is None or f"| `{name}` |" in table.group(0):
+        return False
+    row = f"| `{name}` | (a new report: the question it answers) |\n"
+    readme.write_text(text[: table.end()] + row + text[table.end() :], encoding="utf-8")
+    return True
 
 
 def _cli_sample(args: argparse.Namespace) -> int:
