@@ -81,6 +81,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: bakes a project and runs its tools or reports (minutes); CI runs them, "
+        "`make test ARGS='-m \"not slow\"'` skips them",
+    )
+
+
 @pytest.fixture
 def bake():
     return baked

@@ -264,3 +264,9 @@ TABLES: dict[str, Table] = {
 }
 
 LIKERT_PREFIX = "likert_"  # survey columns named likert_<item> hold 1-5 answers
+
+# A table the importer can make from another when the export has none, marked as derived in
+# its file so a real one replaces it: customers from orders, one row per customer id of the
+# orders, signed up at the first order (an export of orders carries no account dates).
+DERIVED_FROM = {"customers": "orders"}
+DERIVED_CUSTOMERS = "one row per customer id of the orders, signed up at their first order"

@@ -101,9 +101,19 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"record() cannot store a {type(value).__name__}; pass numbers or text.")
 
 
-def record(name: str, value: Any) -> Any:
-    """Keep a headline value for summary.json and the run index; returns the value."""
-    _recorded[name] = to_jsonable(value)
+def record(name: str, value: Any, *, label: str | None = None, kind: str | None = None) -> Any:
+    """Keep a headline value for summary.json and the run index; returns the value.
+
+    A notebook names its own numbers with ``label`` (plain words) and ``kind`` (how it is
+    written: a key of ``index.HEADLINE_FORMATS``, default ``number``); it is then stored as
+    ``{"value": ..., "label": ..., "kind": ...}`` and needs no entry in :data:`HEADLINES`.
+    """
+    stored = to_jsonable(value)
+    if label is not None or kind is not None:
+        if isinstance(stored, Mapping):
+            raise TypeError("record(label=...) takes one number or text, not a mapping.")
+        stored = {"value": stored, "label": str(label or name), "kind": str(kind or "number")}
+    _recorded[name] = stored
     target = os.environ.get(METRICS_ENV)
     if target:
         path = Path(target)
