@@ -191,6 +191,46 @@ def test_customer_and_order_queries_match_pandas(tiny_shop):
     assert app.raw_count == (recent.channel == "app").sum()
 
 
+QUERIES = (
+    "weekly sessions",
+    "weekly sessions reaching cart on desktop",
+    "weekly sessions reaching purchase",
+    "weekly orders",
+    "weekly orders on web",
+    "active customers",
+    "repeat customers",
+    "customers in country US",
+)
+
+
+@pytest.mark.postgres
+def test_reach_queries_and_the_log_table_give_the_same_answers_on_postgres(
+    tiny_shop,
+    tmp_path,
+    postgres_url,  # noqa: F811 (the session fixture from conftest)
+):
+    from pg import drop_tables, load_tables
+
+    con, sessions, orders = tiny_shop
+    customers = con.table("customers").execute()
+    log = P.check_log(log_frame(), "x")
+    tables = {"sessions": sessions, "orders": orders, "customers": customers, "decision_log": log}
+    load_tables(postgres_url, tables)
+    try:
+        pg = ibis.connect(postgres_url)
+        window = P.lookback_window(pd.Timestamp("2026-07-01"), 6, 13)
+        for name in QUERIES:
+            on_duckdb = backlog.measure_reach(con, name, window)
+            on_postgres = backlog.measure_reach(pg, name, window)
+            assert on_postgres.raw_count == on_duckdb.raw_count, name
+            assert on_postgres.value == pytest.approx(on_duckdb.value), name
+        history = P.load_history(pg, tmp_path / "no_file.csv")
+        assert sorted(history.frame.review_id) == ["a", "b", "c"]
+        pg.disconnect()
+    finally:
+        drop_tables(postgres_url, list(tables))
+
+
 def test_a_query_on_a_missing_table_says_so():
     con = ibis.duckdb.connect()
     window = P.lookback_window(END, 13, 13)
