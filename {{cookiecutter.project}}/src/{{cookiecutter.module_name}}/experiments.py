@@ -12,8 +12,8 @@ Layers, from the bottom up:
 2. A per-unit layer: ``unit_outcomes`` builds one row per randomisation unit in the engine
    (Ibis), ``readout`` turns it into a structured result (metrics, CUPED, guardrails, segment
    cuts with a multiple-testing correction, the revenue-per-visitor decomposition, sample size
-   reached), ``lift_over_time`` shows the lift day by day and ``verdict`` applies pre-registered
-   rules.
+   reached), ``lift_over_time`` shows the lift day by day. The verdict is not here: it is the
+   decision table in ``review_decision`` (docs/decisions.md, "Post-launch review").
 3. No experiment: ``difference_in_differences`` and ``event_study`` against comparison series,
    always labelled as weaker evidence.
 
@@ -39,12 +39,15 @@ from statsmodels.stats.multitest import multipletests
 
 SRM_THRESHOLD = 0.001  # below this p-value the split is treated as broken
 MIN_UNITS_PER_ARM = 30  # below this a readout (or a segment cut) is not attempted
+# A segment cut is tested only when each arm has this many buyers (and, for conversion, this
+# many non-buyers): below it the delta-method test rejects too often (A/A: 6.8% at ~15
+# conversions per arm); tests/test_experiments_segments.py measures the family's rate.
+MIN_CONVERSIONS_PER_CUT = 30
 FEW_BUYERS = 1000  # below this per arm, revenue p-values run optimistic (skewed order values)
 DEFAULT_METRICS = ("conversion", "revenue_per_visitor", "aov", "orders_per_user")
 DEFAULT_GUARDRAILS: Mapping[str, float] = {"refund_rate": 0.10}  # max relative increase
 DEFAULT_SEGMENTS = ("device", "is_new")
 CORRECTIONS = ("holm", "fdr_bh")
-VERDICTS = ("ship", "iterate", "roll back", "cannot trust")
 
 # metric -> (covariate column used by CUPED); metrics not listed are never CUPED-adjusted
 _CUPED_COVARIATES = {"revenue_per_visitor": "pre_revenue", "orders_per_user": "pre_orders"}
@@ -931,7 +934,7 @@ class GuardrailResult:
     name: str
     result: MetricResult | None  # None when it cannot be estimated yet (e.g. no refunds)
     max_increase: float
-    status: str  # "ok" | "breached" | "inconclusive" | "not estimable"
+    status: str  # "cleared" | "breached" | "not ruled out" | "not estimable"
     message: str
 
 
@@ -966,6 +969,7 @@ class ReadoutResult:
     chance_to_win: float  # Bayesian (flat prior) chance the treatment beats control, primary
     correction: str | None
     notes: tuple[str, ...] = field(default=())
+    dropped_cuts: tuple[DroppedCut, ...] = field(default=())
 
     def metrics_table(self) -> pd.DataFrame:
         """One row per metric and guardrail, ready to format for a report."""
@@ -1018,6 +1022,7 @@ class ReadoutResult:
             "chance_to_win": self.chance_to_win,
             "correction": self.correction,
             "notes": list(self.notes),
+            "dropped_cuts": [asdict(d) for d in self.dropped_cuts],
         }
 
 
@@ -1162,22 +1167,33 @@ def _with_adjusted(results: list[MetricResult], method: str | None) -> list[Metr
 
 
 def guardrail_status(result: MetricResult, max_increase: float) -> tuple[str, str]:
-    """Status of a higher-is-worse guardrail against a tolerated relative increase.
+    """Status of a higher-is-worse guardrail against a tolerated relative increase, by
+    non-inferiority on the ``1 - alpha`` interval of the relative change:
 
-    ``"breached"``: a significant increase whose point estimate exceeds ``max_increase``;
-    ``"ok"``: the interval's upper end stays within ``max_increase`` (ruled out); otherwise
-    ``"inconclusive"`` (cannot rule out a breach yet). Returns (status, one-sentence message).
+    ``"cleared"`` when the interval's upper end is below ``max_increase`` (a breach is ruled
+    out); ``"breached"`` when its lower end is above it; otherwise ``"not ruled out"`` (which
+    blocks a ship). Returns (status, one-sentence message).
     """
     label = _METRIC_LABELS.get(result.name, result.name)
-    lift, high = result.rel_lift, result.ci_high if result.ci_scale == "relative" else math.nan
-    change = f"{label} changed by {lift:+.1%} (limit {max_increase:+.1%})"
-    if result.significant and lift > 0 and lift > max_increase:
-        return "breached", f"Breached: {change}, a significant increase."
-    if math.isfinite(high) and high <= max_increase:
-        return "ok", f"OK: {change}; increases above the limit are ruled out."
-    return "inconclusive", (
-        f"Inconclusive: {change}; an increase above the limit cannot be ruled out yet."
+    low, high = relative_interval(result)
+    change = (
+        f"{label} changed by {result.rel_lift:+.1%} ({1 - result.alpha:.0%} interval "
+        f"{low:+.1%} to {high:+.1%}; limit {max_increase:+.1%})"
     )
+    if high < max_increase:
+        return "cleared", f"Cleared: {change}; a rise above the limit is ruled out."
+    if low > max_increase:
+        return "breached", f"Breached: {change}; the whole interval lies above the limit."
+    return "not ruled out", (
+        f"Not ruled out yet: {change}; a rise above the limit is still possible."
+    )
+
+
+def relative_interval(result: MetricResult) -> tuple[float, float]:
+    """The interval of the relative change, whatever scale the test was run on."""
+    if result.ci_scale == "relative":
+        return result.ci_low, result.ci_high
+    return result.ci_low / result.control, result.ci_high / result.control
 
 
 def _guardrails(
@@ -1199,25 +1215,76 @@ def _guardrails(
     return out
 
 
-def _segment_cuts(
+@dataclass(frozen=True)
+class DroppedCut:
+    """A requested segment cut (or one level of it) that was not tested, and why."""
+
+    segment: str
+    level: str | None  # None: the whole cut was dropped
+    reason: str
+
+
+_SEGMENT_SOURCES = {
+    "device": "the sessions table (device of each visit)",
+    "country": "the customers table (country column)",
+    "acquisition_channel": "the customers table (acquisition_channel column)",
+    "is_new": "the orders table",
+}
+
+
+def _cut_gate(metric: str, cut_c: pd.DataFrame, cut_t: pd.DataFrame) -> str | None:
+    """Why a cut is too small to test (None when it can be tested)."""
+    if min(len(cut_c), len(cut_t)) < MIN_UNITS_PER_ARM:
+        return f"fewer than {MIN_UNITS_PER_ARM} visitors in an arm"
+    if "converted" not in cut_c.columns:
+        return None
+    buyers = min(int(cut_c["converted"].sum()), int(cut_t["converted"].sum()))
+    if buyers < MIN_CONVERSIONS_PER_CUT:
+        return f"fewer than {MIN_CONVERSIONS_PER_CUT} buyers in an arm ({buyers})"
+    if metric == "conversion":
+        non_buyers = min(
+            len(cut_c) - int(cut_c["converted"].sum()), len(cut_t) - int(cut_t["converted"].sum())
+        )
+        if non_buyers < MIN_CONVERSIONS_PER_CUT:
+            return f"fewer than {MIN_CONVERSIONS_PER_CUT} non-buyers in an arm ({non_buyers})"
+    return None
+
+
+def segment_cuts(
     arm_c: pd.DataFrame,
     arm_t: pd.DataFrame,
     segments: Sequence[str],
     metric: str,
     *,
-    alpha: float,
-    cuped: bool,
-    correction: str | None,
-) -> pd.DataFrame:
-    """The primary metric within each level of each segment column, corrected as one family."""
+    alpha: float = 0.05,
+    cuped: bool = True,
+    correction: str | None = "holm",
+) -> tuple[pd.DataFrame, tuple[DroppedCut, ...]]:
+    """The primary metric within each level of each segment column, corrected as one family.
+
+    A level is tested only when each arm has at least ``MIN_CONVERSIONS_PER_CUT`` buyers (and
+    non-buyers, for conversion); smaller levels are listed with the reason. Returns the table
+    and every requested cut or level that was not tested, with its reason.
+    """
     rows: list[dict[str, Any]] = []
     results: list[MetricResult] = []
+    dropped: list[DroppedCut] = []
     for segment in segments:
         if segment not in arm_c.columns:
+            source = _SEGMENT_SOURCES.get(segment, f"a {segment!r} column in the units table")
+            dropped.append(DroppedCut(segment, None, f"not in the data: it needs {source}"))
             continue
         levels = sorted(set(arm_c[segment].astype(str)) | set(arm_t[segment].astype(str)))
         if len(levels) < 2:
-            continue  # one level is the whole experiment again, not a cut
+            dropped.append(
+                DroppedCut(
+                    segment,
+                    None,
+                    f"every visitor has the same value ({levels[0] if levels else 'none'}), "
+                    "so there is nothing to compare",
+                )
+            )
+            continue
         for level in levels:
             cut_c = arm_c[arm_c[segment].astype(str) == level]
             cut_t = arm_t[arm_t[segment].astype(str) == level]
@@ -1227,13 +1294,15 @@ def _segment_cuts(
                 "n_control": len(cut_c),
                 "n_treatment": len(cut_t),
             }
-            if min(len(cut_c), len(cut_t)) < MIN_UNITS_PER_ARM:
-                rows.append({**row, "note": f"fewer than {MIN_UNITS_PER_ARM} units in an arm"})
-                continue
-            try:
-                result, _ = _compute_metric(metric, cut_c, cut_t, alpha=alpha, cuped=cuped)
-            except ValueError as error:  # e.g. no conversions yet in this cut
-                rows.append({**row, "note": str(error)})
+            reason = _cut_gate(metric, cut_c, cut_t)
+            if reason is None:
+                try:
+                    result, _ = _compute_metric(metric, cut_c, cut_t, alpha=alpha, cuped=cuped)
+                except ValueError as error:  # e.g. no variation yet in this cut
+                    reason = str(error)
+            if reason is not None:
+                dropped.append(DroppedCut(segment, level, reason))
+                rows.append({**row, "note": f"not tested: {reason}"})
                 continue
             results.append(result)
             rows.append({**row, "_result": len(results) - 1})
@@ -1270,7 +1339,7 @@ def _segment_cuts(
                 note="",
             )
         table.append(row)
-    return pd.DataFrame(table, columns=columns)
+    return pd.DataFrame(table, columns=columns), tuple(dropped)
 
 
 def rpv_decomposition(arm_c: pd.DataFrame, arm_t: pd.DataFrame) -> pd.DataFrame:
@@ -1399,7 +1468,7 @@ def readout(
     counts = {v: int(c) for v, c in counts.items() if v in planned or v in (control, treatment)}
     srm = srm_test(counts, planned)
     guardrail_results = _guardrails(limits, arm_c, arm_t, alpha)
-    cuts = _segment_cuts(
+    cuts, dropped_cuts = segment_cuts(
         arm_c, arm_t, segments, primary, alpha=alpha, cuped=cuped, correction=correction
     )
     decomposition = (
@@ -1419,6 +1488,7 @@ def readout(
         cuped=adjusted_by_cuped,
         guardrails=guardrail_results,
         segments=cuts,
+        dropped_cuts=dropped_cuts,
         rpv_decomposition=decomposition,
         sample_size=_sample_size_status(
             primary_result,
@@ -1501,7 +1571,7 @@ def _sample_size_status(
 
 
 # --------------------------------------------------------------------------------------------
-# Lift over time and verdict
+# Lift over time
 # --------------------------------------------------------------------------------------------
 
 
@@ -1636,80 +1706,6 @@ def _result_from_sums(
         return ratio_test(sums(c, n_c), sums(t, n_t), alpha=alpha, name=metric)
     return mean_test(
         c["sum"], c["sum_sq"], n_c, t["sum"], t["sum_sq"], n_t, alpha=alpha, name=metric
-    )
-
-
-def verdict(
-    result: ReadoutResult,
-    *,
-    primary: str | None = None,
-    minimum_effect: float = 0.0,
-    guardrail_limits: Mapping[str, float] | None = None,
-    srm_p: float | None = None,
-) -> tuple[str, str]:
-    """Ship / iterate / roll back / cannot trust, from pre-registered parameters.
-
-    Rules, in order (the first that applies wins):
-
-    1. SRM p-value below 0.001 → **cannot trust** (the split is broken).
-    2. A guardrail breached (a significant increase above its limit, see
-       ``guardrail_status``) → **roll back**. Guardrails that cannot be estimated yet (no
-       events) are skipped here; their status in the readout says so.
-    3. Primary metric significant, interval lower bound ≥ 0 and relative lift ≥
-       ``minimum_effect`` → **ship**.
-    4. Primary metric significantly negative → **roll back**.
-    5. Otherwise → **iterate** (no clear effect, or one too small to be worth shipping).
-
-    ``primary`` defaults to the readout's primary, ``guardrail_limits`` to the readout's limits
-    and ``srm_p`` to its SRM p-value. Returns (verdict, one-sentence reason).
-    """
-    primary = primary or result.primary
-    if primary not in result.metrics:
-        raise ValueError(
-            f"Primary metric {primary!r} is not in the readout; it has {list(result.metrics)}."
-        )
-    srm_p = result.srm.p_value if srm_p is None else srm_p
-    if srm_p < SRM_THRESHOLD:
-        return "cannot trust", (
-            f"The traffic split does not match the plan (SRM p = {srm_p:.2g}), so no metric can "
-            "be trusted: fix the assignment and rerun the experiment."
-        )
-    limits = guardrail_limits
-    if limits is None:
-        limits = {name: g.max_increase for name, g in result.guardrails.items()}
-    for name, max_increase in limits.items():
-        if name not in result.guardrails:
-            raise ValueError(
-                f"Guardrail {name!r} has a limit but is not in the readout; it has "
-                f"{list(result.guardrails)}. Add it to readout(guardrails=...)."
-            )
-        guardrail = result.guardrails[name].result
-        if guardrail is None:
-            continue
-        status, message = guardrail_status(guardrail, max_increase)
-        if status == "breached":
-            return "roll back", message
-    r = result.metrics[primary]
-    label = _METRIC_LABELS.get(primary, primary)
-    if r.ci_scale == "relative":
-        interval = f"{r.ci_low:+.1%} to {r.ci_high:+.1%}"
-    else:
-        interval = f"{r.ci_low:+.4g} to {r.ci_high:+.4g}"
-    effect = f"{label} by {r.rel_lift:+.1%} ({1 - r.alpha:.0%} CI {interval}, p = {r.p_value:.2g})"
-    if r.significant and r.ci_low >= 0 and r.rel_lift >= minimum_effect:
-        return "ship", (
-            f"The treatment changes {effect}, at least the {minimum_effect:.1%} "
-            "worth shipping, and no guardrail was breached."
-        )
-    if r.significant and r.abs_diff < 0:
-        return "roll back", f"The treatment significantly lowers {effect}."
-    if r.significant:
-        return "iterate", (
-            f"The treatment changes {effect}, less than the {minimum_effect:.1%} worth shipping."
-        )
-    return "iterate", (
-        f"No clear effect: the treatment changes {effect}, within noise; "
-        "iterate on the idea or test a bolder change."
     )
 
 
