@@ -125,6 +125,15 @@ class ExperimentEvidence:
         )
 
 
+def _stalled(e: ExperimentEvidence) -> bool:
+    """Nobody enrolled in the last ``STALLED_DAYS`` days of the window."""
+    return (
+        e.last_enrolment is not None
+        and e.window_end is not None
+        and (e.window_end - e.last_enrolment).days >= STALLED_DAYS
+    )
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -211,12 +220,7 @@ def decide_experiment(e: ExperimentEvidence) -> Decision:
             f"in, {e.units_per_arm / e.planned_per_arm:.0%} of the {_plan_words(e)}; this "
             f"fixed-horizon test can only be read once, at its planned sample.{guardrail_note}"
         )
-        stalled = (
-            e.last_enrolment is not None
-            and e.window_end is not None
-            and (e.window_end - e.last_enrolment).days >= STALLED_DAYS
-        )
-        if stalled:
+        if _stalled(e):
             days = _days(missing, e.enrolment_per_open_day)
             return decision(
                 "keep_running",
@@ -239,8 +243,13 @@ def decide_experiment(e: ExperimentEvidence) -> Decision:
     clearly_better = e.rel_low > 0
     if clearly_better and open_guardrails:
         needed = max((g.units_to_settle or e.units_per_arm) for g in open_guardrails)
-        days = _days(needed - e.units_per_arm, e.enrolment_per_day)
+        stalled = _stalled(e)
+        days = _days(
+            needed - e.units_per_arm, e.enrolment_per_open_day if stalled else e.enrolment_per_day
+        )
         wait = f"about {days} more days" if days is not None else "more visitors"
+        if stalled:
+            wait += f" once enrolment, stopped since {e.last_enrolment:%d %b %Y}, is reopened"
         return decision(
             "keep_running",
             f"The treatment clearly raises {e.effect}, but a guardrail is not cleared: "
