@@ -33,7 +33,9 @@ class Scenario:
 
 def _window(tables: Tables) -> pd.DataFrame:
     """In-experiment orders: each unit's orders from its first exposure, with its variant."""
-    units = tables["assignments"].groupby(["unit_id", "variant"], as_index=False)["assigned_at"].min()
+    units = (
+        tables["assignments"].groupby(["unit_id", "variant"], as_index=False)["assigned_at"].min()
+    )
     orders = tables["orders"].merge(units, left_on="customer_id", right_on="unit_id", how="left")
     return orders.assign(in_window=orders["ordered_at"] >= orders["assigned_at"])
 
@@ -119,7 +121,9 @@ SCENARIOS = {
 }
 
 
-def build(name: str, sample_dir: Path, folder: Path) -> tuple[Path, post_launch.ExperimentPlan, str]:
+def build(
+    name: str, sample_dir: Path, folder: Path
+) -> tuple[Path, post_launch.ExperimentPlan, str]:
     """The scenario's data folder, plan and analysis date."""
     scenario = SCENARIOS[name]
     folder.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,9 @@ CASES = {
     "PLR-4": (evidence(rel_lift=-0.07, rel_low=-0.11, rel_high=-0.03, p_value=0.001), "roll_back"),
     "PLR-5": (evidence(units_per_arm=2_000), "keep_running"),
     "PLR-6": (
-        evidence(units_per_arm=2_000, last_enrolment=dt.date(2026, 6, 8), enrolment_per_open_day=250.0),
+        evidence(
+            units_per_arm=2_000, last_enrolment=dt.date(2026, 6, 8), enrolment_per_open_day=250.0
+        ),
         "keep_running",
     ),
     "PLR-7": (evidence(guardrails=(OPEN,)), "keep_running"),
@@ -105,7 +107,9 @@ def test_an_open_guardrail_names_its_interval_and_the_sample_that_settles_it():
 
 def test_guardrail_status_by_non_inferiority():
     assert [g.status for g in (CLEARED, OPEN, BREACHED)] == ["cleared", "not_ruled_out", "breached"]
-    unknown = rd.GuardrailEvidence("refund rate", math.nan, math.nan, math.nan, 0.1, estimable=False)
+    unknown = rd.GuardrailEvidence(
+        "refund rate", math.nan, math.nan, math.nan, 0.1, estimable=False
+    )
     assert unknown.status == "not_ruled_out"
     assert rd.decide_experiment(evidence(guardrails=(unknown,))).rule == "PLR-7"
 
@@ -124,7 +128,13 @@ def test_not_applicable_names_the_experiment_and_its_start():
 
 @pytest.mark.parametrize(
     ("p", "shown"),
-    [(0.9974254, "99.7%"), (0.99995, ">99.9%"), (0.00001, "<0.1%"), (0.60918, "60.9%"), (0.5, "50.0%")],
+    [
+        (0.9974254, "99.7%"),
+        (0.99995, ">99.9%"),
+        (0.00001, "<0.1%"),
+        (0.60918, "60.9%"),
+        (0.5, "50.0%"),
+    ],
 )
 def test_probabilities_keep_the_precision_they_have(p, shown):
     assert rd.format_probability(p) == shown
@@ -144,10 +154,16 @@ PP_BASE = rd.PrePostEvidence(
 )
 PP_CASES = {
     "PP-1": (dataclasses.replace(PP_BASE, pre_trend_p=0.01), "cannot_trust"),
-    "PP-2": (dataclasses.replace(PP_BASE, rel_effect=-0.1, rel_low=-0.16, rel_high=-0.04), "roll_back"),
+    "PP-2": (
+        dataclasses.replace(PP_BASE, rel_effect=-0.1, rel_low=-0.16, rel_high=-0.04),
+        "roll_back",
+    ),
     "PP-3": (PP_BASE, "ship"),
     "PP-4": (dataclasses.replace(PP_BASE, rel_effect=0.03, rel_low=0.01, rel_high=0.05), "iterate"),
-    "PP-5": (dataclasses.replace(PP_BASE, rel_effect=0.03, rel_low=-0.02, rel_high=0.08), "iterate"),
+    "PP-5": (
+        dataclasses.replace(PP_BASE, rel_effect=0.03, rel_low=-0.02, rel_high=0.08),
+        "iterate",
+    ),
 }
 
 

@@ -134,3 +134,66 @@ def test_the_planted_before_after_effect_is_recovered_and_kept(
     # app order values x1.10 from the launch, web unchanged: +10% on AOV and on revenue
     assert e.rel_low <= planted["rel_lift_order_value"] <= e.rel_high
     assert (review.decision.rule, review.decision.verdict) == ("PP-3", "ship")
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "not_started"])
+def test_every_sentence_of_the_page_reads_for_every_scenario(reviews, name):
+    review = reviews[name]
+    texts = [
+        post_launch.split_sentence(review),
+        post_launch.primary_sentence(review, show_chance_to_win=True),
+        post_launch.guardrail_sentence(review),
+        post_launch.segments_sentence(review),
+        post_launch.sample_sentence(review),
+        post_launch.money_sentence(review),
+        post_launch.decomposition_sentence(review),
+        *post_launch.executive_points(review, show_chance_to_win=True),
+    ]
+    for text in texts:
+        assert "nan" not in text and "100.0%" not in text, text
+        assert "$" not in text.replace("\\$", ""), f"unescaped money in: {text}"
+    for table in (
+        post_launch.metrics_table(post_launch.metric_rows(review.result), "USD"),
+        post_launch.guardrail_table(review),
+        post_launch.segment_table(review),
+        post_launch.sample_table(review),
+    ):
+        assert not table.empty
+
+
+def test_each_metric_row_comes_from_one_test(reviews):
+    result = reviews["strong_win"].result
+    for row in post_launch.metric_rows(result):
+        # the difference's interval is the relative one times control: the same test
+        assert row["ci_low"] == pytest.approx(row["rel_ci_low"] * row["control"])
+        assert row["abs_diff"] == pytest.approx(row["rel_lift"] * row["control"])
+        assert row["treatment"] == pytest.approx(row["control"] + row["abs_diff"])
+        # an interval that excludes zero goes with a (raw) p-value below alpha, and back
+        excludes_zero = row["rel_ci_low"] > 0 or row["rel_ci_high"] < 0
+        raw = next(
+            m
+            for m in [*result.metrics.values(), *(g.result for g in result.guardrails.values())]
+            if m.name == row["name"]
+        )
+        assert excludes_zero == (raw.p_value < 0.05), row["name"]
+    cuped = [r for r in post_launch.metric_rows(result) if r["cuped_adjusted"]]
+    assert {r["name"] for r in cuped} == {"revenue_per_visitor", "orders_per_user"}
+    shown = post_launch.metrics_table(post_launch.metric_rows(result), "USD")
+    assert shown["Metric"].str.contains("CUPED-adjusted").sum() == 2
+
+
+def test_money_at_stake_is_the_revenue_difference_times_the_visitors(reviews):
+    review = reviews["strong_win"]
+    money = post_launch.money_at_stake(review)
+    rpv = review.result.metrics["revenue_per_visitor"]
+    window_days = (review.evidence.window_end - review.units["assigned_at"].min().date()).days + 1
+    visitors = round(2 * min(review.result.units.values()) / window_days * 365)
+    assert money.yearly_visitors == visitors
+    assert money.yearly[0] == pytest.approx(rpv.abs_diff * visitors)
+    assert money.yearly[1] == pytest.approx(rpv.ci_low * rpv.control * visitors)
+    assert "a year in revenue" in post_launch.money_sentence(review)
+
+
+def test_the_dropped_is_new_cut_is_named(reviews):
+    sentence = post_launch.segments_sentence(reviews["strong_win"])
+    assert "Not tested: `is_new` (every visitor has the same value (False)" in sentence

@@ -628,21 +628,21 @@ def sample_table(review: ExperimentReview) -> pd.DataFrame:
 def sample_sentence(review: ExperimentReview) -> str:
     e = review.evidence
     plan = (
-        "the pre-registered plan"
+        "planned"
         if e.plan_is_pre_registered
-        else f"the sample that detects {pct(e.minimum_effect)} with {e.power:.0%} power (no plan "
-        "was set)"
+        else f"that detect {pct(e.minimum_effect)} with {e.power:.0%} power (no plan was set, so "
+        "this stands in for it)"
     )
     if e.units_per_arm >= e.planned_per_arm:
         return (
-            f"**What this means:** {e.units_per_arm:,} visitors per arm reached {plan} "
-            f"({e.planned_per_arm:,}): the fixed-horizon readout can be read now."
+            f"**What this means:** {e.units_per_arm:,} visitors per arm are in, at least the "
+            f"{e.planned_per_arm:,} {plan}: the fixed-horizon readout can be read now."
         )
     return (
-        f"**What this means:** {e.units_per_arm:,} of {e.planned_per_arm:,} visitors per arm "
-        f"({e.units_per_arm / e.planned_per_arm:.0%} of {plan}). Until then the result is "
-        "provisional: a clear result on a smaller sample tends to overstate the true effect, "
-        "and “no clear effect” does not rule out one worth shipping."
+        f"**What this means:** {e.units_per_arm:,} visitors per arm are in, "
+        f"{e.units_per_arm / e.planned_per_arm:.0%} of the {e.planned_per_arm:,} {plan}. Until "
+        "then the result is provisional: a clear result on a smaller sample tends to overstate "
+        "the true effect, and “no clear effect” does not rule out one worth shipping."
     )
 
 
@@ -859,6 +859,7 @@ class PrePostPlan:
     pre_period_days: int = 56
     minimum_effect: float = 0.05
     alpha: float = 0.05
+    currency: str = "USD"
 
 
 @dataclass(frozen=True, eq=False)
@@ -981,7 +982,8 @@ def _fmt_effect(review: PrePostReview, currency: str, x: float) -> str:
     return md_escape(("+" if x >= 0 else "-") + format_money(abs(x), currency, 2))
 
 
-def pre_post_sentence(review: PrePostReview, currency: str) -> str:
+def pre_post_sentence(review: PrePostReview) -> str:
+    currency = review.plan.currency
     did, events, plan = review.did, review.events, review.plan
     per_day = "" if plan.series_metric == "aov" else " per day"
     f = lambda x: _fmt_effect(review, currency, x)  # noqa: E731
@@ -1004,7 +1006,8 @@ def pre_post_sentence(review: PrePostReview, currency: str) -> str:
     )
 
 
-def pre_post_points(review: PrePostReview, currency: str) -> list[str]:
+def pre_post_points(review: PrePostReview) -> list[str]:
+    currency = review.plan.currency
     d, did, plan = review.decision, review.did, review.plan
     per_day = "" if plan.series_metric == "aov" else " per day"
     f = lambda x: _fmt_effect(review, currency, x)  # noqa: E731
@@ -1032,3 +1035,53 @@ def pre_post_log_entry(review: PrePostReview, hypothesis: str) -> dict[str, Any]
         "measured_high": e.rel_high,
         "verdict": review.decision.verdict,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# What the page shows whatever the mode
+# --------------------------------------------------------------------------------------------
+
+
+def section_note(review: ExperimentReview | PrePostReview) -> str:
+    """The line an A/B section shows when it has nothing to show, and why."""
+    if isinstance(review, PrePostReview):
+        return "_Not used: this is a before/after review (`mode = pre_post`), with no experiment._"
+    if not review.started:
+        return (
+            f"_Not applicable yet: no visitor of this experiment had been enrolled by "
+            f"{review.as_of.day:%d %b %Y}; see the verdict._"
+        )
+    return ""
+
+
+def experiment_mode_note() -> str:
+    """What the before/after section shows in an A/B review."""
+    return "_Not used: this review has an experiment (`mode = experiment`)._"
+
+
+def money_record(review: ExperimentReview) -> dict[str, float] | None:
+    """The annualised revenue impact as recorded for the run index (value and interval)."""
+    money = money_at_stake(review)
+    if money is None:
+        return None
+    mid, low, high = money.yearly
+    return {"value": mid, "ci_low": low, "ci_high": high, "yearly_visitors": money.yearly_visitors}
+
+
+def series_unit(metric: str, currency: str) -> str:
+    return {"revenue": f"{currency} per day", "orders": "orders per day", "aov": currency}[metric]
+
+
+def summary_title(review: ExperimentReview | PrePostReview) -> str:
+    if isinstance(review, PrePostReview):
+        return (
+            f"Post-launch review (before/after): {md_escape(review.plan.treated_series)} vs "
+            f"{md_escape(review.comparison)}"
+        )
+    return f"Post-launch review: {md_escape(review.plan.experiment_id)}"
+
+
+def summary_points(review: ExperimentReview | PrePostReview, show_chance_to_win: bool) -> list[str]:
+    if isinstance(review, PrePostReview):
+        return pre_post_points(review)
+    return executive_points(review, show_chance_to_win)
