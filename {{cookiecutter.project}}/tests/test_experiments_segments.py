@@ -14,7 +14,7 @@ import pytest
 from {{ cookiecutter.module_name }} import data
 from {{ cookiecutter.module_name }} import experiments as ex
 
-RUNS = 1_000
+RUNS = 800
 VISITORS = 1_200  # per A/A experiment: ~600 per arm, cuts of ~55 to ~300 visitors per arm
 
 
@@ -30,7 +30,8 @@ def control_units(sample_dir):
             sessions=data.table(con, "sessions"),
             customers=data.table(con, "customers"),
         )
-    return units[units["variant"] == "control"].reset_index(drop=True)
+    control = units[units["variant"] == "control"].reset_index(drop=True)
+    return control[["converted", "device", "country"]]  # what the cuts read
 
 
 def family_false_positive_rate(units, runs: int, seed: int = 0) -> tuple[float, float]:
@@ -56,6 +57,6 @@ def family_false_positive_rate(units, runs: int, seed: int = 0) -> tuple[float, 
 @pytest.mark.slow
 def test_segment_family_keeps_false_alarms_at_five_percent(control_units):
     rate, buyers = family_false_positive_rate(control_units, RUNS)
-    # Holm with tests that hold gives at most 5%; 1,000 runs have a binomial sd of 0.7 points
-    assert rate <= 0.055, f"family-wise false-positive rate {rate:.1%} (smallest cut {buyers:.0f})"
+    # Holm with tests that hold gives at most 5%; 800 runs have a binomial sd of 0.8 points
+    assert rate <= 0.057, f"family-wise false-positive rate {rate:.1%} (smallest cut {buyers:.0f})"
     assert buyers >= ex.MIN_CONVERSIONS_PER_CUT

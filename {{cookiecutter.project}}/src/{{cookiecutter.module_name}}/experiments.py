@@ -37,6 +37,8 @@ from scipy import optimize, stats
 from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 0.25 s less to import
 from statsmodels.stats.multitest import multipletests
 
+from .errors import UserError
+
 SRM_THRESHOLD = 0.001  # below this p-value the split is treated as broken
 MIN_UNITS_PER_ARM = 30  # below this a readout (or a segment cut) is not attempted
 # A segment cut is tested only when each arm has this many buyers (and, for conversion, this
@@ -179,7 +181,7 @@ class SrmResult:
 def _sample_variance(total: float, total_sq: float, n: float) -> float:
     centred = total_sq - total * total / n
     if centred < -1e-9 * max(abs(total_sq), 1.0):
-        raise ValueError(
+        raise UserError(
             f"The sums are inconsistent: a sum of squares ({total_sq:.6g}) is smaller than "
             f"sum²/n ({total * total / n:.6g}), which real data cannot produce. Check the query "
             "that built them."
@@ -215,12 +217,12 @@ def _diff_variance(
 
 def _check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1 (e.g. 0.05); got {alpha!r}.")
+        raise UserError(f"alpha must be between 0 and 1 (e.g. 0.05); got {alpha!r}.")
 
 
 def _check_n(n: float, arm: str, name: str) -> None:
     if n < 2:
-        raise ValueError(
+        raise UserError(
             f"{name}: the {arm} arm has {n} unit(s); at least 2 are needed to estimate a "
             "variance. Let the experiment collect more data."
         )
@@ -243,7 +245,7 @@ def _t_result(
 ) -> MetricResult:
     """Two-sided t-based interval and p-value around the relative or absolute estimate."""
     if not variance > 0 or not math.isfinite(variance):
-        raise ValueError(
+        raise UserError(
             f"{name}: every unit has the same value in both arms, so there is no variation to "
             "test. The metric cannot be estimated yet."
         )
@@ -284,7 +286,7 @@ def _compare_means(
     alpha: float,
 ) -> MetricResult:
     if relative and mean_a == 0:
-        raise ValueError(
+        raise UserError(
             f"{name}: the control average is 0, so a relative lift is undefined. The metric "
             "cannot be estimated yet; wait for data or use relative=False."
         )
@@ -375,12 +377,12 @@ def proportion_test(
     for arm, s, n in (("control", successes_a, n_a), ("treatment", successes_b, n_b)):
         _check_n(n, arm, name)
         if not 0 <= s <= n:
-            raise ValueError(
+            raise UserError(
                 f"{name}: the {arm} arm has {s} conversions for {n} units; conversions must be "
                 "between 0 and the number of units."
             )
         if s == 0:
-            raise ValueError(
+            raise UserError(
                 f"{name} cannot be estimated yet: the {arm} arm has no conversions among {n} "
                 "units. Wait until both arms have conversions."
             )
@@ -403,7 +405,7 @@ def _ratio_moments(arm: RatioSums, which: str, name: str) -> tuple[float, float]
     """Ratio of sums and its per-unit delta-method variance (analysis unit ≠ randomisation unit)."""
     _check_n(arm.n, which, name)
     if arm.den_sum == 0:
-        raise ValueError(
+        raise UserError(
             f"{name} cannot be estimated yet: the {which} arm has a zero denominator (e.g. no "
             "orders). Wait until both arms have some."
         )
@@ -482,7 +484,7 @@ def cuped_test(
     var_x_a = _sample_variance(control.x_sum, control.x_sum_sq, control.n)
     n_a, n_b = control.n, treatment.n
     if relative and y_a == 0:
-        raise ValueError(
+        raise UserError(
             f"{name}: the control average is 0, so a relative lift is undefined. The metric "
             "cannot be estimated yet; wait for data or use relative=False."
         )
@@ -544,24 +546,24 @@ def srm_test(
     ``threshold`` (0.001) flags a sample ratio mismatch: the readout cannot be trusted.
     """
     if not planned:
-        raise ValueError(
+        raise UserError(
             "planned split is empty; pass shares such as {'control': 0.5, 'treatment': 0.5}."
         )
     unknown = sorted(set(counts) - set(planned))
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"Variant(s) {unknown} are in the data but not in the planned split "
             f"{sorted(planned)}; add them to the plan or check the variant names."
         )
     if any(not share > 0 for share in planned.values()):
-        raise ValueError(f"Every planned share must be positive; got {dict(planned)}.")
+        raise UserError(f"Every planned share must be positive; got {dict(planned)}.")
     if any(int(c) < 0 for c in counts.values()):
-        raise ValueError(f"Arm sizes cannot be negative; got {dict(counts)}.")
+        raise UserError(f"Arm sizes cannot be negative; got {dict(counts)}.")
     names = list(planned)
     observed = np.array([int(counts.get(v, 0)) for v in names], dtype=float)
     total = observed.sum()
     if total == 0:
-        raise ValueError("No units in any arm: there is nothing to check the split on.")
+        raise UserError("No units in any arm: there is nothing to check the split on.")
     shares = np.array([planned[v] for v in names], dtype=float)
     expected = total * shares / shares.sum()
     statistic, p_value = stats.chisquare(observed, expected)
@@ -593,12 +595,12 @@ def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray
     """Multiple-testing adjusted p-values: ``"holm"`` (family-wise error rate) or ``"fdr_bh"``
     (Benjamini-Hochberg false discovery rate)."""
     if method not in CORRECTIONS:
-        raise ValueError(f"method must be one of {CORRECTIONS}; got {method!r}.")
+        raise UserError(f"method must be one of {CORRECTIONS}; got {method!r}.")
     values = np.asarray(pvalues, dtype=float)
     if values.size == 0:
         return values
     if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
-        raise ValueError(f"p-values must lie between 0 and 1; got {values.tolist()}.")
+        raise UserError(f"p-values must lie between 0 and 1; got {values.tolist()}.")
     if method == "fdr_bh":
         return multipletests(values, method="fdr_bh")[1]
     # Holm by hand: statsmodels' Holm branch forces a full gc.collect() on every call (0.1-0.5 s
@@ -618,24 +620,24 @@ def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray
 def _z_total(alpha: float, power: float) -> float:
     _check_alpha(alpha)
     if not 0 < power < 1:
-        raise ValueError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
+        raise UserError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
     return stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
 
 
 def _check_planning(kind: str, baseline: float, sd: float | None) -> None:
     if kind == "proportion":
         if not 0 < baseline < 1:
-            raise ValueError(
+            raise UserError(
                 f"baseline must be a conversion rate between 0 and 1; got {baseline!r}."
             )
     elif kind == "mean":
         if sd is None or not sd > 0:
-            raise ValueError(
+            raise UserError(
                 "sd (the standard deviation of the metric per unit, e.g. from last month) is "
                 f"required and must be positive for kind='mean'; got {sd!r}."
             )
     else:
-        raise ValueError(f"kind must be 'proportion' or 'mean'; got {kind!r}.")
+        raise UserError(f"kind must be 'proportion' or 'mean'; got {kind!r}.")
 
 
 def _planned_n(
@@ -659,7 +661,7 @@ def _planned_n(
     """
     _check_alpha(alpha)
     if not 0 < power < 1:
-        raise ValueError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
+        raise UserError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
     a, b = baseline, baseline + delta
     if kind == "proportion":
         v_a, v_b, dv_a, dv_b = a * (1 - a), b * (1 - b), 1 - 2 * a, 1 - 2 * b
@@ -701,9 +703,9 @@ def required_sample_size(
     _check_planning(kind, baseline, sd)
     delta = minimum_effect * baseline if relative else minimum_effect
     if delta == 0:
-        raise ValueError("minimum_effect must not be 0: no sample can detect a zero effect.")
+        raise UserError("minimum_effect must not be 0: no sample can detect a zero effect.")
     if kind == "proportion" and not 0 < baseline + delta < 1:
-        raise ValueError(
+        raise UserError(
             f"baseline {baseline} with effect {minimum_effect} gives a rate of "
             f"{baseline + delta:.3g}, outside 0-1; choose a smaller minimum_effect."
         )
@@ -724,7 +726,7 @@ def minimum_detectable_effect(
     ``required_sample_size`` (relative to ``baseline`` unless ``relative=False``)."""
     _check_planning(kind, baseline, sd)
     if n_per_arm < 2:
-        raise ValueError(f"n_per_arm must be at least 2; got {n_per_arm!r}.")
+        raise UserError(f"n_per_arm must be at least 2; got {n_per_arm!r}.")
     if kind == "mean" and not relative:
         return _z_total(alpha, power) * sd * math.sqrt(2 / n_per_arm)  # type: ignore[operator]
     # otherwise the variance depends on the effect itself: solve n(δ) = n_per_arm
@@ -735,7 +737,7 @@ def minimum_detectable_effect(
     lower = 1e-12 * abs(baseline) if relative else 1e-12
     upper = 1 - baseline - 1e-12 if kind == "proportion" else 1e6 * abs(baseline)
     if gap(upper) > 0:
-        raise ValueError(
+        raise UserError(
             f"{n_per_arm} units per arm cannot detect any lift on a baseline of {baseline}; "
             "plan a larger sample."
         )
@@ -751,7 +753,7 @@ def minimum_detectable_effect(
 def _require_columns(table: ibis.Table, name: str, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The {name} table lacks column(s) {missing}; it has {list(table.columns)}. "
             "Map your export onto the data contract (python -m <module> contract)."
         )
@@ -795,7 +797,7 @@ def unit_outcomes(
     )
     _require_columns(orders, "orders", ("customer_id", "ordered_at", "revenue"))
     if not isinstance(pre_days, int) or pre_days < 0:
-        raise ValueError(f"pre_days must be a whole number of days >= 0; got {pre_days!r}.")
+        raise UserError(f"pre_days must be a whole number of days >= 0; got {pre_days!r}.")
 
     a = assignments.filter(assignments.experiment_id == experiment_id)
     if start is not None:
@@ -857,7 +859,7 @@ def _check_assignments(all_rows: ibis.Table, rows: ibis.Table, experiment_id: st
             .to_pandas()["experiment_id"]
             .astype(str)
         )
-        raise ValueError(
+        raise UserError(
             f"No assignments for experiment {experiment_id!r} in that period. Experiments in "
             f"the assignments table: {known}."
         )
@@ -866,7 +868,7 @@ def _check_assignments(all_rows: ibis.Table, rows: ibis.Table, experiment_id: st
     summary = conflicts.aggregate(n=conflicts.count(), example=conflicts.unit_id.min()).to_pandas()
     n_conflicts = int(summary["n"].iloc[0])
     if n_conflicts:
-        raise ValueError(
+        raise UserError(
             f"Experiment {experiment_id!r}: {n_conflicts} unit(s) were assigned to more than "
             f"one variant (e.g. unit {summary['example'].iloc[0]!r}). Their outcomes cannot be "
             "attributed to one arm: fix the assignment export or drop those units first."
@@ -1030,47 +1032,47 @@ def _arms(
     units: pd.DataFrame, control: str, treatment: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     if not isinstance(units, pd.DataFrame) or units.empty:
-        raise ValueError("The units table is empty: there is nothing to read out yet.")
+        raise UserError("The units table is empty: there is nothing to read out yet.")
     for column in ("unit_id", "variant"):
         if column not in units.columns:
-            raise ValueError(
+            raise UserError(
                 f"The units table lacks column {column!r}; it has {list(units.columns)}. "
                 "Build it with unit_outcomes()."
             )
     duplicated = units["unit_id"].duplicated()
     if duplicated.any():
-        raise ValueError(
+        raise UserError(
             f"{int(duplicated.sum())} unit_id(s) appear more than once in the units table (e.g. "
             f"{units.loc[duplicated, 'unit_id'].iloc[0]!r}); it must hold one row per unit."
         )
     variants = sorted(units["variant"].astype(str).unique())
     if len(variants) < 2:
-        raise ValueError(
+        raise UserError(
             f"Only one variant ({variants[0]!r}) is present: a readout needs a control and a "
             "treatment arm. Check the experiment id and the assignment export."
         )
     if control not in variants:
-        raise ValueError(
+        raise UserError(
             f"Control variant {control!r} not found; the variants present are {variants}. "
             "Pass control=<one of these>."
         )
     others = [v for v in variants if v != control]
     if treatment is None:
         if len(others) > 1:
-            raise ValueError(
+            raise UserError(
                 f"There are {len(others)} treatment variants {others}; the readout compares one "
                 "with control. Pass treatment=<one of these>."
             )
         treatment = others[0]
     elif treatment not in others:
-        raise ValueError(
+        raise UserError(
             f"Treatment variant {treatment!r} not found; the variants present are {variants}."
         )
     variant = units["variant"].astype(str)
     arm_c, arm_t = units[variant == control], units[variant == treatment]
     for name, arm in ((control, arm_c), (treatment, arm_t)):
         if len(arm) < MIN_UNITS_PER_ARM:
-            raise ValueError(
+            raise UserError(
                 f"Only {len(arm)} units in the {name!r} arm; at least {MIN_UNITS_PER_ARM} per "
                 "arm are needed for a readout. Let the experiment run longer."
             )
@@ -1082,7 +1084,7 @@ def _metric_columns(metric: str, units: pd.DataFrame) -> tuple[str, ...]:
         return _METRIC_COLUMNS[metric]
     if metric in units.columns and pd.api.types.is_numeric_dtype(units[metric]):
         return (metric,)  # any numeric per-unit column is read as a mean metric
-    raise ValueError(
+    raise UserError(
         f"Unknown metric {metric!r}: use one of {sorted(_METRIC_COLUMNS)} or the name of a "
         f"numeric column of the units table ({list(units.columns)})."
     )
@@ -1092,7 +1094,7 @@ def _check_metric_columns(units: pd.DataFrame, metrics: Collection[str]) -> None
     for metric in metrics:
         missing = [c for c in _metric_columns(metric, units) if c not in units.columns]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"Metric {metric!r} needs column(s) {missing} in the units table; it has "
                 f"{list(units.columns)}."
             )
@@ -1123,7 +1125,7 @@ def _compute_metric(
         num, den = columns
         if arm_c[den].sum() == 0 or arm_t[den].sum() == 0:
             arm = arm_c if arm_c[den].sum() == 0 else arm_t
-            raise ValueError(
+            raise UserError(
                 f"{label} cannot be estimated yet: one arm ({len(arm)} units) has no {den}. "
                 "Wait until both arms have some."
             )
@@ -1274,7 +1276,8 @@ def segment_cuts(
             source = _SEGMENT_SOURCES.get(segment, f"a {segment!r} column in the units table")
             dropped.append(DroppedCut(segment, None, f"not in the data: it needs {source}"))
             continue
-        levels = sorted(set(arm_c[segment].astype(str)) | set(arm_t[segment].astype(str)))
+        keys_c, keys_t = arm_c[segment].astype(str), arm_t[segment].astype(str)
+        levels = sorted(set(keys_c) | set(keys_t))
         if len(levels) < 2:
             dropped.append(
                 DroppedCut(
@@ -1285,9 +1288,10 @@ def segment_cuts(
                 )
             )
             continue
+        parts_c, parts_t = dict(tuple(arm_c.groupby(keys_c))), dict(tuple(arm_t.groupby(keys_t)))
         for level in levels:
-            cut_c = arm_c[arm_c[segment].astype(str) == level]
-            cut_t = arm_t[arm_t[segment].astype(str) == level]
+            cut_c = parts_c.get(level, arm_c.iloc[:0])
+            cut_t = parts_t.get(level, arm_t.iloc[:0])
             row = {
                 "segment": segment,
                 "level": level,
@@ -1412,12 +1416,12 @@ def readout(
     """
     _check_alpha(alpha)
     if correction is not None and correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS} or None; got {correction!r}.")
+        raise UserError(f"correction must be one of {CORRECTIONS} or None; got {correction!r}.")
     if not metrics:
-        raise ValueError("metrics is empty; name at least one metric, e.g. 'conversion'.")
+        raise UserError("metrics is empty; name at least one metric, e.g. 'conversion'.")
     primary = primary or metrics[0]
     if primary not in metrics:
-        raise ValueError(f"primary {primary!r} must be one of the metrics {list(metrics)}.")
+        raise UserError(f"primary {primary!r} must be one of the metrics {list(metrics)}.")
     arm_c, arm_t, treatment = _arms(units, control, treatment)
     limits = dict(DEFAULT_GUARDRAILS if guardrails is None else guardrails)
     if guardrails is None and "refunded_orders" not in units.columns:
@@ -1554,7 +1558,7 @@ def _sample_size_status(
         )
     else:
         if planned < 1:
-            raise ValueError(f"planned_units_per_arm must be positive; got {planned!r}.")
+            raise UserError(f"planned_units_per_arm must be positive; got {planned!r}.")
         share = min(n_c, n_t) / planned
         if share < 1:
             message = (
@@ -1578,7 +1582,7 @@ def _sample_size_status(
 def _daily_sums(units: pd.DataFrame, metric: str, date_col: str) -> pd.DataFrame:
     """Per day and variant: units and the sums the tests need (additive, so they cumulate)."""
     if date_col not in units.columns:
-        raise ValueError(
+        raise UserError(
             f"The units table lacks the date column {date_col!r}; it has {list(units.columns)}."
         )
     columns = _metric_columns(metric, units)
@@ -1625,9 +1629,9 @@ def lift_over_time(
         )
         missing = [c for c in needed if c not in data.columns]
         if missing:
-            raise ValueError(f"The daily table lacks column(s) {missing}; it needs {needed}.")
+            raise UserError(f"The daily table lacks column(s) {missing}; it needs {needed}.")
         if metric == "aov":
-            raise ValueError("aov over time needs the per-unit table, not daily sums.")
+            raise UserError("aov over time needs the per-unit table, not daily sums.")
         daily = data.assign(
             date=pd.to_datetime(data["date"]).dt.floor("D"), variant=data["variant"].astype(str)
         )
@@ -1635,10 +1639,10 @@ def lift_over_time(
             daily = daily.assign(sum_sq=daily["sum"])
     variants = sorted(daily["variant"].unique())
     if control not in variants:
-        raise ValueError(f"Control variant {control!r} not found; variants present: {variants}.")
+        raise UserError(f"Control variant {control!r} not found; variants present: {variants}.")
     others = [v for v in variants if v != control]
     if not others:
-        raise ValueError(f"Only one variant ({control!r}) is present: nothing to compare.")
+        raise UserError(f"Only one variant ({control!r}) is present: nothing to compare.")
     treatment = treatment or others[0]
     value_cols = [c for c in daily.columns if c not in ("date", "variant")]
     wide = daily.groupby(["date", "variant"])[value_cols].sum().unstack("variant", fill_value=0)
@@ -1762,28 +1766,28 @@ def _panel(
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Validated panel with ``series``, ``date``, ``value``, ``treated`` and ``post`` columns."""
     if not isinstance(df, pd.DataFrame) or df.empty:
-        raise ValueError("The comparison data are empty: pass one row per series and date.")
+        raise UserError("The comparison data are empty: pass one row per series and date.")
     needed = [date_col, value_col, group_col] + ([unit_col] if unit_col else [])
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"The data lack column(s) {missing}; they have {list(df.columns)}.")
+        raise UserError(f"The data lack column(s) {missing}; they have {list(df.columns)}.")
     treated_set = {treated_group} if isinstance(treated_group, str) else set(treated_group)
     groups = set(df[group_col].astype(str))
     unknown = sorted(treated_set - groups)
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"Treated group(s) {unknown} not found in column {group_col!r}; it holds "
             f"{sorted(groups)[:20]}."
         )
     if not groups - treated_set:
-        raise ValueError(
+        raise UserError(
             f"Every group in {group_col!r} is treated; difference-in-differences needs at "
             "least one comparison group that did not get the launch."
         )
     values = pd.to_numeric(df[value_col], errors="coerce")
     if values.isna().any():
         bad = df.loc[values.isna(), value_col].iloc[0]
-        raise ValueError(
+        raise UserError(
             f"Column {value_col!r} must be numeric without gaps; found {bad!r}. Fill or drop "
             "those rows first."
         )
@@ -1801,7 +1805,7 @@ def _panel(
     for side, name in ((1.0, "treated"), (0.0, "comparison")):
         part = panel[panel["treated"] == side]
         if part["post"].min() == 1 or part["post"].max() == 0:
-            raise ValueError(
+            raise UserError(
                 f"The {name} series need dates both before and after the launch "
                 f"({launch.date()}); they run from {part['date'].min().date()} to "
                 f"{part['date'].max().date()}."
@@ -1923,12 +1927,12 @@ def event_study(
     trends assumption; ``pre_trend_p`` tests them jointly."""
     _check_alpha(alpha)
     if not isinstance(period_days, int) or period_days < 1:
-        raise ValueError(f"period_days must be a whole number >= 1; got {period_days!r}.")
+        raise UserError(f"period_days must be a whole number >= 1; got {period_days!r}.")
     panel, launch = _panel(df, date_col, value_col, group_col, treated_group, launch_date, unit_col)
     period = np.floor((panel["date"] - launch) / pd.Timedelta(days=period_days)).astype(int)
     periods = sorted(p for p in period.unique() if p != -1)
     if -1 not in set(period):
-        raise ValueError(
+        raise UserError(
             f"No data in the {period_days} days before launch, the reference period; pass data "
             "that cover it."
         )
