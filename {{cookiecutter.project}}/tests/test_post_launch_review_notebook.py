@@ -83,9 +83,10 @@ def pre_post_run(project):
 
 
 def test_default_readout_records_every_headline_value(readout_run):
-    assert {"srm_p", "verdict", "metrics", "cuped_variance_reduction", "data_as_of"} <= set(
+    assert {"srm_p", "decision", "metrics", "cuped_variance_reduction", "data_as_of"} <= set(
         readout_run
     )
+    assert {"annual_revenue_impact", "decision_log"} <= set(readout_run)
     assert "did_estimate" not in readout_run
     names = [m["name"] for m in readout_run["metrics"]]
     assert names == ["conversion", "revenue_per_visitor", "aov", "orders_per_user", "refund_rate"]
@@ -105,31 +106,51 @@ def test_srm_p_matches_a_chi_squared_test_of_the_arm_sizes(readout_run, sample_d
     assert readout_run["srm_p"] > 0.001
 
 
-def test_conversion_matches_a_hand_built_wald_interval_and_covers_the_planted_lift(
+def test_conversion_matches_a_hand_built_delta_method_interval_and_covers_the_planted_lift(
     readout_run, sample_dir, truth
 ):
     units = visitors(sample_dir)
     arm = units.groupby("variant")["converted"].agg(["mean", "size"])
     p_c, n_c = arm.loc["control"]
     p_t, n_t = arm.loc["treatment"]
-    se = math.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t)
+    # the relative lift's delta-method standard error; the difference is the same test
+    # rescaled by control's rate, so both intervals agree with the one p-value
+    lift = p_t / p_c - 1
+    se = math.sqrt(p_t * (1 - p_t) / (n_t * p_c**2) + p_c * (1 - p_c) * p_t**2 / (n_c * p_c**4))
     found = next(m for m in readout_run["metrics"] if m["name"] == "conversion")
     assert found["control"] == pytest.approx(p_c, rel=1e-9)
     assert found["treatment"] == pytest.approx(p_t, rel=1e-9)
     # normal quantile here, Welch t (thousands of degrees of freedom) in the package
     half = stats.norm.ppf(0.975) * se
-    # t vs normal quantile differ by ~0.1% of the half-width: an absolute tolerance, since the
-    # bound itself can be close to zero
-    assert found["ci_low"] == pytest.approx(p_t - p_c - half, abs=2e-3 * half)
-    assert found["ci_high"] == pytest.approx(p_t - p_c + half, abs=2e-3 * half)
+    assert found["rel_ci_low"] == pytest.approx(lift - half, abs=2e-3 * half)
+    assert found["rel_ci_high"] == pytest.approx(lift + half, abs=2e-3 * half)
+    assert found["ci_low"] == pytest.approx((lift - half) * p_c, abs=2e-3 * half * p_c)
+    assert found["p_value"] == pytest.approx(2 * stats.norm.sf(abs(lift) / se), rel=1e-2)
     planted = truth["experiment"]["conversion"]["abs_lift"]
     assert found["ci_low"] <= planted <= found["ci_high"]
 
 
-def test_the_planted_lift_above_the_minimum_effect_ships(readout_run, truth):
-    # +12% planted on conversion against a +5% minimum effect, with no guardrail planted
-    assert truth["experiment"]["planted_conversion_rel_lift"] > 0.05
-    assert readout_run["verdict"] == "ship"
+def test_the_default_sample_keeps_running_until_its_sample_is_in(readout_run, truth):
+    # +12% planted on conversion and found, but 2,009 visitors per arm against the ~4,900 that
+    # detect +5% with 80% power, enrolment closed after a week, and a refund-rate guardrail this
+    # sample cannot clear: PLR-6 (reopen enrolment), not a ship
+    decision = readout_run["decision"]
+    assert (decision["verdict"], decision["rule"]) == ("keep_running", "PLR-6")
+    assert "reopen enrolment" in decision["next_step"]
+    assert "not ruled out" in decision["reason"]
+    (row,) = readout_run["decision_log"]
+    assert row["review_id"] == "checkout_redesign" and row["verdict"] == "keep_running"
+    money = readout_run["annual_revenue_impact"]
+    assert money["ci_low"] < money["value"] < money["ci_high"]
+
+
+def test_a_review_before_the_experiment_started_completes_and_says_so(project):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        found = run_notebook(project, monkeypatch, "not_started", as_of="2026-05-20")
+    decision = found["decision"]
+    assert (decision["verdict"], decision["rule"]) == ("not_started", "PLR-1")
+    assert decision["label"] == "Not applicable yet"
+    assert "decision_log" not in found and "srm_p" not in found
 
 
 def test_pre_post_estimate_equals_the_two_by_two_difference_of_means(pre_post_run, sample_dir):
@@ -150,5 +171,7 @@ def test_pre_post_estimate_equals_the_two_by_two_difference_of_means(pre_post_ru
     assert pre_post_run["did_estimate"] == pytest.approx(expected, rel=1e-6, abs=1e-6)
     did = pre_post_run["did"]
     assert did["ci_low"] <= pre_post_run["did_estimate"] <= did["ci_high"]
-    assert pre_post_run["verdict"] in {"ship", "iterate", "roll back"}
+    # the planted +10% on app order values, read on daily revenue: a clear rise worth keeping
+    assert pre_post_run["decision"]["rule"] == "PP-3"
+    assert pre_post_run["decision_log"][0]["verdict"] == "ship"
     assert "srm_p" not in pre_post_run

@@ -12,8 +12,8 @@ Layers, from the bottom up:
 2. A per-unit layer: ``unit_outcomes`` builds one row per randomisation unit in the engine
    (Ibis), ``readout`` turns it into a structured result (metrics, CUPED, guardrails, segment
    cuts with a multiple-testing correction, the revenue-per-visitor decomposition, sample size
-   reached), ``lift_over_time`` shows the lift day by day and ``verdict`` applies pre-registered
-   rules.
+   reached), ``lift_over_time`` shows the lift day by day. The verdict is not here: it is the
+   decision table in ``review_decision`` (docs/decisions.md, "Post-launch review").
 3. No experiment: ``difference_in_differences`` and ``event_study`` against comparison series,
    always labelled as weaker evidence.
 
@@ -37,14 +37,19 @@ from scipy import optimize, stats
 from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 0.25 s less to import
 from statsmodels.stats.multitest import multipletests
 
+from .errors import UserError
+
 SRM_THRESHOLD = 0.001  # below this p-value the split is treated as broken
 MIN_UNITS_PER_ARM = 30  # below this a readout (or a segment cut) is not attempted
+# A segment cut is tested only when each arm has this many buyers (and, for conversion, this
+# many non-buyers): below it the delta-method test rejects too often (A/A: 6.8% at ~15
+# conversions per arm); tests/test_experiments_segments.py measures the family's rate.
+MIN_CONVERSIONS_PER_CUT = 30
 FEW_BUYERS = 1000  # below this per arm, revenue p-values run optimistic (skewed order values)
 DEFAULT_METRICS = ("conversion", "revenue_per_visitor", "aov", "orders_per_user")
 DEFAULT_GUARDRAILS: Mapping[str, float] = {"refund_rate": 0.10}  # max relative increase
 DEFAULT_SEGMENTS = ("device", "is_new")
 CORRECTIONS = ("holm", "fdr_bh")
-VERDICTS = ("ship", "iterate", "roll back", "cannot trust")
 
 # metric -> (covariate column used by CUPED); metrics not listed are never CUPED-adjusted
 _CUPED_COVARIATES = {"revenue_per_visitor": "pre_revenue", "orders_per_user": "pre_orders"}
@@ -176,7 +181,7 @@ class SrmResult:
 def _sample_variance(total: float, total_sq: float, n: float) -> float:
     centred = total_sq - total * total / n
     if centred < -1e-9 * max(abs(total_sq), 1.0):
-        raise ValueError(
+        raise UserError(
             f"The sums are inconsistent: a sum of squares ({total_sq:.6g}) is smaller than "
             f"sum²/n ({total * total / n:.6g}), which real data cannot produce. Check the query "
             "that built them."
@@ -212,12 +217,12 @@ def _diff_variance(
 
 def _check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1 (e.g. 0.05); got {alpha!r}.")
+        raise UserError(f"alpha must be between 0 and 1 (e.g. 0.05); got {alpha!r}.")
 
 
 def _check_n(n: float, arm: str, name: str) -> None:
     if n < 2:
-        raise ValueError(
+        raise UserError(
             f"{name}: the {arm} arm has {n} unit(s); at least 2 are needed to estimate a "
             "variance. Let the experiment collect more data."
         )
@@ -240,7 +245,7 @@ def _t_result(
 ) -> MetricResult:
     """Two-sided t-based interval and p-value around the relative or absolute estimate."""
     if not variance > 0 or not math.isfinite(variance):
-        raise ValueError(
+        raise UserError(
             f"{name}: every unit has the same value in both arms, so there is no variation to "
             "test. The metric cannot be estimated yet."
         )
@@ -281,7 +286,7 @@ def _compare_means(
     alpha: float,
 ) -> MetricResult:
     if relative and mean_a == 0:
-        raise ValueError(
+        raise UserError(
             f"{name}: the control average is 0, so a relative lift is undefined. The metric "
             "cannot be estimated yet; wait for data or use relative=False."
         )
@@ -372,12 +377,12 @@ def proportion_test(
     for arm, s, n in (("control", successes_a, n_a), ("treatment", successes_b, n_b)):
         _check_n(n, arm, name)
         if not 0 <= s <= n:
-            raise ValueError(
+            raise UserError(
                 f"{name}: the {arm} arm has {s} conversions for {n} units; conversions must be "
                 "between 0 and the number of units."
             )
         if s == 0:
-            raise ValueError(
+            raise UserError(
                 f"{name} cannot be estimated yet: the {arm} arm has no conversions among {n} "
                 "units. Wait until both arms have conversions."
             )
@@ -400,7 +405,7 @@ def _ratio_moments(arm: RatioSums, which: str, name: str) -> tuple[float, float]
     """Ratio of sums and its per-unit delta-method variance (analysis unit ≠ randomisation unit)."""
     _check_n(arm.n, which, name)
     if arm.den_sum == 0:
-        raise ValueError(
+        raise UserError(
             f"{name} cannot be estimated yet: the {which} arm has a zero denominator (e.g. no "
             "orders). Wait until both arms have some."
         )
@@ -479,7 +484,7 @@ def cuped_test(
     var_x_a = _sample_variance(control.x_sum, control.x_sum_sq, control.n)
     n_a, n_b = control.n, treatment.n
     if relative and y_a == 0:
-        raise ValueError(
+        raise UserError(
             f"{name}: the control average is 0, so a relative lift is undefined. The metric "
             "cannot be estimated yet; wait for data or use relative=False."
         )
@@ -541,24 +546,24 @@ def srm_test(
     ``threshold`` (0.001) flags a sample ratio mismatch: the readout cannot be trusted.
     """
     if not planned:
-        raise ValueError(
+        raise UserError(
             "planned split is empty; pass shares such as {'control': 0.5, 'treatment': 0.5}."
         )
     unknown = sorted(set(counts) - set(planned))
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"Variant(s) {unknown} are in the data but not in the planned split "
             f"{sorted(planned)}; add them to the plan or check the variant names."
         )
     if any(not share > 0 for share in planned.values()):
-        raise ValueError(f"Every planned share must be positive; got {dict(planned)}.")
+        raise UserError(f"Every planned share must be positive; got {dict(planned)}.")
     if any(int(c) < 0 for c in counts.values()):
-        raise ValueError(f"Arm sizes cannot be negative; got {dict(counts)}.")
+        raise UserError(f"Arm sizes cannot be negative; got {dict(counts)}.")
     names = list(planned)
     observed = np.array([int(counts.get(v, 0)) for v in names], dtype=float)
     total = observed.sum()
     if total == 0:
-        raise ValueError("No units in any arm: there is nothing to check the split on.")
+        raise UserError("No units in any arm: there is nothing to check the split on.")
     shares = np.array([planned[v] for v in names], dtype=float)
     expected = total * shares / shares.sum()
     statistic, p_value = stats.chisquare(observed, expected)
@@ -590,12 +595,12 @@ def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray
     """Multiple-testing adjusted p-values: ``"holm"`` (family-wise error rate) or ``"fdr_bh"``
     (Benjamini-Hochberg false discovery rate)."""
     if method not in CORRECTIONS:
-        raise ValueError(f"method must be one of {CORRECTIONS}; got {method!r}.")
+        raise UserError(f"method must be one of {CORRECTIONS}; got {method!r}.")
     values = np.asarray(pvalues, dtype=float)
     if values.size == 0:
         return values
     if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
-        raise ValueError(f"p-values must lie between 0 and 1; got {values.tolist()}.")
+        raise UserError(f"p-values must lie between 0 and 1; got {values.tolist()}.")
     if method == "fdr_bh":
         return multipletests(values, method="fdr_bh")[1]
     # Holm by hand: statsmodels' Holm branch forces a full gc.collect() on every call (0.1-0.5 s
@@ -615,24 +620,24 @@ def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray
 def _z_total(alpha: float, power: float) -> float:
     _check_alpha(alpha)
     if not 0 < power < 1:
-        raise ValueError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
+        raise UserError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
     return stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
 
 
 def _check_planning(kind: str, baseline: float, sd: float | None) -> None:
     if kind == "proportion":
         if not 0 < baseline < 1:
-            raise ValueError(
+            raise UserError(
                 f"baseline must be a conversion rate between 0 and 1; got {baseline!r}."
             )
     elif kind == "mean":
         if sd is None or not sd > 0:
-            raise ValueError(
+            raise UserError(
                 "sd (the standard deviation of the metric per unit, e.g. from last month) is "
                 f"required and must be positive for kind='mean'; got {sd!r}."
             )
     else:
-        raise ValueError(f"kind must be 'proportion' or 'mean'; got {kind!r}.")
+        raise UserError(f"kind must be 'proportion' or 'mean'; got {kind!r}.")
 
 
 def _planned_n(
@@ -656,7 +661,7 @@ def _planned_n(
     """
     _check_alpha(alpha)
     if not 0 < power < 1:
-        raise ValueError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
+        raise UserError(f"power must be between 0 and 1 (e.g. 0.8); got {power!r}.")
     a, b = baseline, baseline + delta
     if kind == "proportion":
         v_a, v_b, dv_a, dv_b = a * (1 - a), b * (1 - b), 1 - 2 * a, 1 - 2 * b
@@ -698,9 +703,9 @@ def required_sample_size(
     _check_planning(kind, baseline, sd)
     delta = minimum_effect * baseline if relative else minimum_effect
     if delta == 0:
-        raise ValueError("minimum_effect must not be 0: no sample can detect a zero effect.")
+        raise UserError("minimum_effect must not be 0: no sample can detect a zero effect.")
     if kind == "proportion" and not 0 < baseline + delta < 1:
-        raise ValueError(
+        raise UserError(
             f"baseline {baseline} with effect {minimum_effect} gives a rate of "
             f"{baseline + delta:.3g}, outside 0-1; choose a smaller minimum_effect."
         )
@@ -721,7 +726,7 @@ def minimum_detectable_effect(
     ``required_sample_size`` (relative to ``baseline`` unless ``relative=False``)."""
     _check_planning(kind, baseline, sd)
     if n_per_arm < 2:
-        raise ValueError(f"n_per_arm must be at least 2; got {n_per_arm!r}.")
+        raise UserError(f"n_per_arm must be at least 2; got {n_per_arm!r}.")
     if kind == "mean" and not relative:
         return _z_total(alpha, power) * sd * math.sqrt(2 / n_per_arm)  # type: ignore[operator]
     # otherwise the variance depends on the effect itself: solve n(δ) = n_per_arm
@@ -732,7 +737,7 @@ def minimum_detectable_effect(
     lower = 1e-12 * abs(baseline) if relative else 1e-12
     upper = 1 - baseline - 1e-12 if kind == "proportion" else 1e6 * abs(baseline)
     if gap(upper) > 0:
-        raise ValueError(
+        raise UserError(
             f"{n_per_arm} units per arm cannot detect any lift on a baseline of {baseline}; "
             "plan a larger sample."
         )
@@ -748,7 +753,7 @@ def minimum_detectable_effect(
 def _require_columns(table: ibis.Table, name: str, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The {name} table lacks column(s) {missing}; it has {list(table.columns)}. "
             "Map your export onto the data contract (python -m <module> contract)."
         )
@@ -792,7 +797,7 @@ def unit_outcomes(
     )
     _require_columns(orders, "orders", ("customer_id", "ordered_at", "revenue"))
     if not isinstance(pre_days, int) or pre_days < 0:
-        raise ValueError(f"pre_days must be a whole number of days >= 0; got {pre_days!r}.")
+        raise UserError(f"pre_days must be a whole number of days >= 0; got {pre_days!r}.")
 
     a = assignments.filter(assignments.experiment_id == experiment_id)
     if start is not None:
@@ -854,7 +859,7 @@ def _check_assignments(all_rows: ibis.Table, rows: ibis.Table, experiment_id: st
             .to_pandas()["experiment_id"]
             .astype(str)
         )
-        raise ValueError(
+        raise UserError(
             f"No assignments for experiment {experiment_id!r} in that period. Experiments in "
             f"the assignments table: {known}."
         )
@@ -863,7 +868,7 @@ def _check_assignments(all_rows: ibis.Table, rows: ibis.Table, experiment_id: st
     summary = conflicts.aggregate(n=conflicts.count(), example=conflicts.unit_id.min()).to_pandas()
     n_conflicts = int(summary["n"].iloc[0])
     if n_conflicts:
-        raise ValueError(
+        raise UserError(
             f"Experiment {experiment_id!r}: {n_conflicts} unit(s) were assigned to more than "
             f"one variant (e.g. unit {summary['example'].iloc[0]!r}). Their outcomes cannot be "
             "attributed to one arm: fix the assignment export or drop those units first."
@@ -931,7 +936,7 @@ class GuardrailResult:
     name: str
     result: MetricResult | None  # None when it cannot be estimated yet (e.g. no refunds)
     max_increase: float
-    status: str  # "ok" | "breached" | "inconclusive" | "not estimable"
+    status: str  # "cleared" | "breached" | "not ruled out" | "not estimable"
     message: str
 
 
@@ -966,6 +971,7 @@ class ReadoutResult:
     chance_to_win: float  # Bayesian (flat prior) chance the treatment beats control, primary
     correction: str | None
     notes: tuple[str, ...] = field(default=())
+    dropped_cuts: tuple[DroppedCut, ...] = field(default=())
 
     def metrics_table(self) -> pd.DataFrame:
         """One row per metric and guardrail, ready to format for a report."""
@@ -1018,6 +1024,7 @@ class ReadoutResult:
             "chance_to_win": self.chance_to_win,
             "correction": self.correction,
             "notes": list(self.notes),
+            "dropped_cuts": [asdict(d) for d in self.dropped_cuts],
         }
 
 
@@ -1025,47 +1032,47 @@ def _arms(
     units: pd.DataFrame, control: str, treatment: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     if not isinstance(units, pd.DataFrame) or units.empty:
-        raise ValueError("The units table is empty: there is nothing to read out yet.")
+        raise UserError("The units table is empty: there is nothing to read out yet.")
     for column in ("unit_id", "variant"):
         if column not in units.columns:
-            raise ValueError(
+            raise UserError(
                 f"The units table lacks column {column!r}; it has {list(units.columns)}. "
                 "Build it with unit_outcomes()."
             )
     duplicated = units["unit_id"].duplicated()
     if duplicated.any():
-        raise ValueError(
+        raise UserError(
             f"{int(duplicated.sum())} unit_id(s) appear more than once in the units table (e.g. "
             f"{units.loc[duplicated, 'unit_id'].iloc[0]!r}); it must hold one row per unit."
         )
     variants = sorted(units["variant"].astype(str).unique())
     if len(variants) < 2:
-        raise ValueError(
+        raise UserError(
             f"Only one variant ({variants[0]!r}) is present: a readout needs a control and a "
             "treatment arm. Check the experiment id and the assignment export."
         )
     if control not in variants:
-        raise ValueError(
+        raise UserError(
             f"Control variant {control!r} not found; the variants present are {variants}. "
             "Pass control=<one of these>."
         )
     others = [v for v in variants if v != control]
     if treatment is None:
         if len(others) > 1:
-            raise ValueError(
+            raise UserError(
                 f"There are {len(others)} treatment variants {others}; the readout compares one "
                 "with control. Pass treatment=<one of these>."
             )
         treatment = others[0]
     elif treatment not in others:
-        raise ValueError(
+        raise UserError(
             f"Treatment variant {treatment!r} not found; the variants present are {variants}."
         )
     variant = units["variant"].astype(str)
     arm_c, arm_t = units[variant == control], units[variant == treatment]
     for name, arm in ((control, arm_c), (treatment, arm_t)):
         if len(arm) < MIN_UNITS_PER_ARM:
-            raise ValueError(
+            raise UserError(
                 f"Only {len(arm)} units in the {name!r} arm; at least {MIN_UNITS_PER_ARM} per "
                 "arm are needed for a readout. Let the experiment run longer."
             )
@@ -1077,7 +1084,7 @@ def _metric_columns(metric: str, units: pd.DataFrame) -> tuple[str, ...]:
         return _METRIC_COLUMNS[metric]
     if metric in units.columns and pd.api.types.is_numeric_dtype(units[metric]):
         return (metric,)  # any numeric per-unit column is read as a mean metric
-    raise ValueError(
+    raise UserError(
         f"Unknown metric {metric!r}: use one of {sorted(_METRIC_COLUMNS)} or the name of a "
         f"numeric column of the units table ({list(units.columns)})."
     )
@@ -1087,7 +1094,7 @@ def _check_metric_columns(units: pd.DataFrame, metrics: Collection[str]) -> None
     for metric in metrics:
         missing = [c for c in _metric_columns(metric, units) if c not in units.columns]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"Metric {metric!r} needs column(s) {missing} in the units table; it has "
                 f"{list(units.columns)}."
             )
@@ -1118,7 +1125,7 @@ def _compute_metric(
         num, den = columns
         if arm_c[den].sum() == 0 or arm_t[den].sum() == 0:
             arm = arm_c if arm_c[den].sum() == 0 else arm_t
-            raise ValueError(
+            raise UserError(
                 f"{label} cannot be estimated yet: one arm ({len(arm)} units) has no {den}. "
                 "Wait until both arms have some."
             )
@@ -1162,22 +1169,33 @@ def _with_adjusted(results: list[MetricResult], method: str | None) -> list[Metr
 
 
 def guardrail_status(result: MetricResult, max_increase: float) -> tuple[str, str]:
-    """Status of a higher-is-worse guardrail against a tolerated relative increase.
+    """Status of a higher-is-worse guardrail against a tolerated relative increase, by
+    non-inferiority on the ``1 - alpha`` interval of the relative change:
 
-    ``"breached"``: a significant increase whose point estimate exceeds ``max_increase``;
-    ``"ok"``: the interval's upper end stays within ``max_increase`` (ruled out); otherwise
-    ``"inconclusive"`` (cannot rule out a breach yet). Returns (status, one-sentence message).
+    ``"cleared"`` when the interval's upper end is below ``max_increase`` (a breach is ruled
+    out); ``"breached"`` when its lower end is above it; otherwise ``"not ruled out"`` (which
+    blocks a ship). Returns (status, one-sentence message).
     """
     label = _METRIC_LABELS.get(result.name, result.name)
-    lift, high = result.rel_lift, result.ci_high if result.ci_scale == "relative" else math.nan
-    change = f"{label} changed by {lift:+.1%} (limit {max_increase:+.1%})"
-    if result.significant and lift > 0 and lift > max_increase:
-        return "breached", f"Breached: {change}, a significant increase."
-    if math.isfinite(high) and high <= max_increase:
-        return "ok", f"OK: {change}; increases above the limit are ruled out."
-    return "inconclusive", (
-        f"Inconclusive: {change}; an increase above the limit cannot be ruled out yet."
+    low, high = relative_interval(result)
+    change = (
+        f"{label} changed by {result.rel_lift:+.1%} ({1 - result.alpha:.0%} interval "
+        f"{low:+.1%} to {high:+.1%}; limit {max_increase:+.1%})"
     )
+    if high < max_increase:
+        return "cleared", f"Cleared: {change}; a rise above the limit is ruled out."
+    if low > max_increase:
+        return "breached", f"Breached: {change}; the whole interval lies above the limit."
+    return "not ruled out", (
+        f"Not ruled out yet: {change}; a rise above the limit is still possible."
+    )
+
+
+def relative_interval(result: MetricResult) -> tuple[float, float]:
+    """The interval of the relative change, whatever scale the test was run on."""
+    if result.ci_scale == "relative":
+        return result.ci_low, result.ci_high
+    return result.ci_low / result.control, result.ci_high / result.control
 
 
 def _guardrails(
@@ -1199,41 +1217,96 @@ def _guardrails(
     return out
 
 
-def _segment_cuts(
+@dataclass(frozen=True)
+class DroppedCut:
+    """A requested segment cut (or one level of it) that was not tested, and why."""
+
+    segment: str
+    level: str | None  # None: the whole cut was dropped
+    reason: str
+
+
+_SEGMENT_SOURCES = {
+    "device": "the sessions table (device of each visit)",
+    "country": "the customers table (country column)",
+    "acquisition_channel": "the customers table (acquisition_channel column)",
+    "is_new": "the orders table",
+}
+
+
+def _cut_gate(metric: str, cut_c: pd.DataFrame, cut_t: pd.DataFrame) -> str | None:
+    """Why a cut is too small to test (None when it can be tested)."""
+    if min(len(cut_c), len(cut_t)) < MIN_UNITS_PER_ARM:
+        return f"fewer than {MIN_UNITS_PER_ARM} visitors in an arm"
+    if "converted" not in cut_c.columns:
+        return None
+    buyers = min(int(cut_c["converted"].sum()), int(cut_t["converted"].sum()))
+    if buyers < MIN_CONVERSIONS_PER_CUT:
+        return f"fewer than {MIN_CONVERSIONS_PER_CUT} buyers in an arm ({buyers})"
+    if metric == "conversion":
+        non_buyers = min(
+            len(cut_c) - int(cut_c["converted"].sum()), len(cut_t) - int(cut_t["converted"].sum())
+        )
+        if non_buyers < MIN_CONVERSIONS_PER_CUT:
+            return f"fewer than {MIN_CONVERSIONS_PER_CUT} non-buyers in an arm ({non_buyers})"
+    return None
+
+
+def segment_cuts(
     arm_c: pd.DataFrame,
     arm_t: pd.DataFrame,
     segments: Sequence[str],
     metric: str,
     *,
-    alpha: float,
-    cuped: bool,
-    correction: str | None,
-) -> pd.DataFrame:
-    """The primary metric within each level of each segment column, corrected as one family."""
+    alpha: float = 0.05,
+    cuped: bool = True,
+    correction: str | None = "holm",
+) -> tuple[pd.DataFrame, tuple[DroppedCut, ...]]:
+    """The primary metric within each level of each segment column, corrected as one family.
+
+    A level is tested only when each arm has at least ``MIN_CONVERSIONS_PER_CUT`` buyers (and
+    non-buyers, for conversion); smaller levels are listed with the reason. Returns the table
+    and every requested cut or level that was not tested, with its reason.
+    """
     rows: list[dict[str, Any]] = []
     results: list[MetricResult] = []
+    dropped: list[DroppedCut] = []
     for segment in segments:
         if segment not in arm_c.columns:
+            source = _SEGMENT_SOURCES.get(segment, f"a {segment!r} column in the units table")
+            dropped.append(DroppedCut(segment, None, f"not in the data: it needs {source}"))
             continue
-        levels = sorted(set(arm_c[segment].astype(str)) | set(arm_t[segment].astype(str)))
+        keys_c, keys_t = arm_c[segment].astype(str), arm_t[segment].astype(str)
+        levels = sorted(set(keys_c) | set(keys_t))
         if len(levels) < 2:
-            continue  # one level is the whole experiment again, not a cut
+            dropped.append(
+                DroppedCut(
+                    segment,
+                    None,
+                    f"every visitor has the same value ({levels[0] if levels else 'none'}), "
+                    "so there is nothing to compare",
+                )
+            )
+            continue
+        parts_c, parts_t = dict(tuple(arm_c.groupby(keys_c))), dict(tuple(arm_t.groupby(keys_t)))
         for level in levels:
-            cut_c = arm_c[arm_c[segment].astype(str) == level]
-            cut_t = arm_t[arm_t[segment].astype(str) == level]
+            cut_c = parts_c.get(level, arm_c.iloc[:0])
+            cut_t = parts_t.get(level, arm_t.iloc[:0])
             row = {
                 "segment": segment,
                 "level": level,
                 "n_control": len(cut_c),
                 "n_treatment": len(cut_t),
             }
-            if min(len(cut_c), len(cut_t)) < MIN_UNITS_PER_ARM:
-                rows.append({**row, "note": f"fewer than {MIN_UNITS_PER_ARM} units in an arm"})
-                continue
-            try:
-                result, _ = _compute_metric(metric, cut_c, cut_t, alpha=alpha, cuped=cuped)
-            except ValueError as error:  # e.g. no conversions yet in this cut
-                rows.append({**row, "note": str(error)})
+            reason = _cut_gate(metric, cut_c, cut_t)
+            if reason is None:
+                try:
+                    result, _ = _compute_metric(metric, cut_c, cut_t, alpha=alpha, cuped=cuped)
+                except ValueError as error:  # e.g. no variation yet in this cut
+                    reason = str(error)
+            if reason is not None:
+                dropped.append(DroppedCut(segment, level, reason))
+                rows.append({**row, "note": f"not tested: {reason}"})
                 continue
             results.append(result)
             rows.append({**row, "_result": len(results) - 1})
@@ -1270,7 +1343,7 @@ def _segment_cuts(
                 note="",
             )
         table.append(row)
-    return pd.DataFrame(table, columns=columns)
+    return pd.DataFrame(table, columns=columns), tuple(dropped)
 
 
 def rpv_decomposition(arm_c: pd.DataFrame, arm_t: pd.DataFrame) -> pd.DataFrame:
@@ -1343,12 +1416,12 @@ def readout(
     """
     _check_alpha(alpha)
     if correction is not None and correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS} or None; got {correction!r}.")
+        raise UserError(f"correction must be one of {CORRECTIONS} or None; got {correction!r}.")
     if not metrics:
-        raise ValueError("metrics is empty; name at least one metric, e.g. 'conversion'.")
+        raise UserError("metrics is empty; name at least one metric, e.g. 'conversion'.")
     primary = primary or metrics[0]
     if primary not in metrics:
-        raise ValueError(f"primary {primary!r} must be one of the metrics {list(metrics)}.")
+        raise UserError(f"primary {primary!r} must be one of the metrics {list(metrics)}.")
     arm_c, arm_t, treatment = _arms(units, control, treatment)
     limits = dict(DEFAULT_GUARDRAILS if guardrails is None else guardrails)
     if guardrails is None and "refunded_orders" not in units.columns:
@@ -1399,7 +1472,7 @@ def readout(
     counts = {v: int(c) for v, c in counts.items() if v in planned or v in (control, treatment)}
     srm = srm_test(counts, planned)
     guardrail_results = _guardrails(limits, arm_c, arm_t, alpha)
-    cuts = _segment_cuts(
+    cuts, dropped_cuts = segment_cuts(
         arm_c, arm_t, segments, primary, alpha=alpha, cuped=cuped, correction=correction
     )
     decomposition = (
@@ -1419,6 +1492,7 @@ def readout(
         cuped=adjusted_by_cuped,
         guardrails=guardrail_results,
         segments=cuts,
+        dropped_cuts=dropped_cuts,
         rpv_decomposition=decomposition,
         sample_size=_sample_size_status(
             primary_result,
@@ -1484,7 +1558,7 @@ def _sample_size_status(
         )
     else:
         if planned < 1:
-            raise ValueError(f"planned_units_per_arm must be positive; got {planned!r}.")
+            raise UserError(f"planned_units_per_arm must be positive; got {planned!r}.")
         share = min(n_c, n_t) / planned
         if share < 1:
             message = (
@@ -1501,14 +1575,14 @@ def _sample_size_status(
 
 
 # --------------------------------------------------------------------------------------------
-# Lift over time and verdict
+# Lift over time
 # --------------------------------------------------------------------------------------------
 
 
 def _daily_sums(units: pd.DataFrame, metric: str, date_col: str) -> pd.DataFrame:
     """Per day and variant: units and the sums the tests need (additive, so they cumulate)."""
     if date_col not in units.columns:
-        raise ValueError(
+        raise UserError(
             f"The units table lacks the date column {date_col!r}; it has {list(units.columns)}."
         )
     columns = _metric_columns(metric, units)
@@ -1555,9 +1629,9 @@ def lift_over_time(
         )
         missing = [c for c in needed if c not in data.columns]
         if missing:
-            raise ValueError(f"The daily table lacks column(s) {missing}; it needs {needed}.")
+            raise UserError(f"The daily table lacks column(s) {missing}; it needs {needed}.")
         if metric == "aov":
-            raise ValueError("aov over time needs the per-unit table, not daily sums.")
+            raise UserError("aov over time needs the per-unit table, not daily sums.")
         daily = data.assign(
             date=pd.to_datetime(data["date"]).dt.floor("D"), variant=data["variant"].astype(str)
         )
@@ -1565,10 +1639,10 @@ def lift_over_time(
             daily = daily.assign(sum_sq=daily["sum"])
     variants = sorted(daily["variant"].unique())
     if control not in variants:
-        raise ValueError(f"Control variant {control!r} not found; variants present: {variants}.")
+        raise UserError(f"Control variant {control!r} not found; variants present: {variants}.")
     others = [v for v in variants if v != control]
     if not others:
-        raise ValueError(f"Only one variant ({control!r}) is present: nothing to compare.")
+        raise UserError(f"Only one variant ({control!r}) is present: nothing to compare.")
     treatment = treatment or others[0]
     value_cols = [c for c in daily.columns if c not in ("date", "variant")]
     wide = daily.groupby(["date", "variant"])[value_cols].sum().unstack("variant", fill_value=0)
@@ -1639,80 +1713,6 @@ def _result_from_sums(
     )
 
 
-def verdict(
-    result: ReadoutResult,
-    *,
-    primary: str | None = None,
-    minimum_effect: float = 0.0,
-    guardrail_limits: Mapping[str, float] | None = None,
-    srm_p: float | None = None,
-) -> tuple[str, str]:
-    """Ship / iterate / roll back / cannot trust, from pre-registered parameters.
-
-    Rules, in order (the first that applies wins):
-
-    1. SRM p-value below 0.001 → **cannot trust** (the split is broken).
-    2. A guardrail breached (a significant increase above its limit, see
-       ``guardrail_status``) → **roll back**. Guardrails that cannot be estimated yet (no
-       events) are skipped here; their status in the readout says so.
-    3. Primary metric significant, interval lower bound ≥ 0 and relative lift ≥
-       ``minimum_effect`` → **ship**.
-    4. Primary metric significantly negative → **roll back**.
-    5. Otherwise → **iterate** (no clear effect, or one too small to be worth shipping).
-
-    ``primary`` defaults to the readout's primary, ``guardrail_limits`` to the readout's limits
-    and ``srm_p`` to its SRM p-value. Returns (verdict, one-sentence reason).
-    """
-    primary = primary or result.primary
-    if primary not in result.metrics:
-        raise ValueError(
-            f"Primary metric {primary!r} is not in the readout; it has {list(result.metrics)}."
-        )
-    srm_p = result.srm.p_value if srm_p is None else srm_p
-    if srm_p < SRM_THRESHOLD:
-        return "cannot trust", (
-            f"The traffic split does not match the plan (SRM p = {srm_p:.2g}), so no metric can "
-            "be trusted: fix the assignment and rerun the experiment."
-        )
-    limits = guardrail_limits
-    if limits is None:
-        limits = {name: g.max_increase for name, g in result.guardrails.items()}
-    for name, max_increase in limits.items():
-        if name not in result.guardrails:
-            raise ValueError(
-                f"Guardrail {name!r} has a limit but is not in the readout; it has "
-                f"{list(result.guardrails)}. Add it to readout(guardrails=...)."
-            )
-        guardrail = result.guardrails[name].result
-        if guardrail is None:
-            continue
-        status, message = guardrail_status(guardrail, max_increase)
-        if status == "breached":
-            return "roll back", message
-    r = result.metrics[primary]
-    label = _METRIC_LABELS.get(primary, primary)
-    if r.ci_scale == "relative":
-        interval = f"{r.ci_low:+.1%} to {r.ci_high:+.1%}"
-    else:
-        interval = f"{r.ci_low:+.4g} to {r.ci_high:+.4g}"
-    effect = f"{label} by {r.rel_lift:+.1%} ({1 - r.alpha:.0%} CI {interval}, p = {r.p_value:.2g})"
-    if r.significant and r.ci_low >= 0 and r.rel_lift >= minimum_effect:
-        return "ship", (
-            f"The treatment changes {effect}, at least the {minimum_effect:.1%} "
-            "worth shipping, and no guardrail was breached."
-        )
-    if r.significant and r.abs_diff < 0:
-        return "roll back", f"The treatment significantly lowers {effect}."
-    if r.significant:
-        return "iterate", (
-            f"The treatment changes {effect}, less than the {minimum_effect:.1%} worth shipping."
-        )
-    return "iterate", (
-        f"No clear effect: the treatment changes {effect}, within noise; "
-        "iterate on the idea or test a bolder change."
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # No experiment: difference-in-differences and event study
 # --------------------------------------------------------------------------------------------
@@ -1766,28 +1766,28 @@ def _panel(
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Validated panel with ``series``, ``date``, ``value``, ``treated`` and ``post`` columns."""
     if not isinstance(df, pd.DataFrame) or df.empty:
-        raise ValueError("The comparison data are empty: pass one row per series and date.")
+        raise UserError("The comparison data are empty: pass one row per series and date.")
     needed = [date_col, value_col, group_col] + ([unit_col] if unit_col else [])
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"The data lack column(s) {missing}; they have {list(df.columns)}.")
+        raise UserError(f"The data lack column(s) {missing}; they have {list(df.columns)}.")
     treated_set = {treated_group} if isinstance(treated_group, str) else set(treated_group)
     groups = set(df[group_col].astype(str))
     unknown = sorted(treated_set - groups)
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"Treated group(s) {unknown} not found in column {group_col!r}; it holds "
             f"{sorted(groups)[:20]}."
         )
     if not groups - treated_set:
-        raise ValueError(
+        raise UserError(
             f"Every group in {group_col!r} is treated; difference-in-differences needs at "
             "least one comparison group that did not get the launch."
         )
     values = pd.to_numeric(df[value_col], errors="coerce")
     if values.isna().any():
         bad = df.loc[values.isna(), value_col].iloc[0]
-        raise ValueError(
+        raise UserError(
             f"Column {value_col!r} must be numeric without gaps; found {bad!r}. Fill or drop "
             "those rows first."
         )
@@ -1805,7 +1805,7 @@ def _panel(
     for side, name in ((1.0, "treated"), (0.0, "comparison")):
         part = panel[panel["treated"] == side]
         if part["post"].min() == 1 or part["post"].max() == 0:
-            raise ValueError(
+            raise UserError(
                 f"The {name} series need dates both before and after the launch "
                 f"({launch.date()}); they run from {part['date'].min().date()} to "
                 f"{part['date'].max().date()}."
@@ -1927,12 +1927,12 @@ def event_study(
     trends assumption; ``pre_trend_p`` tests them jointly."""
     _check_alpha(alpha)
     if not isinstance(period_days, int) or period_days < 1:
-        raise ValueError(f"period_days must be a whole number >= 1; got {period_days!r}.")
+        raise UserError(f"period_days must be a whole number >= 1; got {period_days!r}.")
     panel, launch = _panel(df, date_col, value_col, group_col, treated_group, launch_date, unit_col)
     period = np.floor((panel["date"] - launch) / pd.Timedelta(days=period_days)).astype(int)
     periods = sorted(p for p in period.unique() if p != -1)
     if -1 not in set(period):
-        raise ValueError(
+        raise UserError(
             f"No data in the {period_days} days before launch, the reference period; pass data "
             "that cover it."
         )

@@ -63,6 +63,7 @@ HEADLINES: dict[str, Headline] = {
     "srm_p": Headline("Traffic split check (SRM p-value)", "p_value"),
     "cuped_variance_reduction": Headline("Variance removed by CUPED", "share"),
     "did_estimate": Headline("Effect before/after launch (diff-in-diff)", "number"),
+    "annual_revenue_impact": Headline("Revenue impact a year if rolled out", "money"),
     # prioritisation
     "backlog_items": Headline("Initiatives in the backlog", "count"),
     "now_items": Headline("Initiatives planned for this period", "count"),
