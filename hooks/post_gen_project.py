@@ -43,6 +43,9 @@ ANALYSIS_FILES = {
         "tests/test_churn.py",
         "tests/test_bgnbd.py",
         "tests/test_churn_notebook.py",
+        "tests/test_churn_decision.py",
+        "tests/test_churn_scenarios.py",
+        "tests/scenarios_churn.py",
     ],
     "post_launch_review": [
         "notebooks/post_launch_review.ipynb",

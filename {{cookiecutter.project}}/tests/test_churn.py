@@ -153,8 +153,10 @@ def test_min_history_and_max_recency_limit_the_population():
     orders = ibis.memtable(tiny_orders())
     kept = churn.build_features(orders, cutoff=CUTOFF, min_history_days=30, max_recency_days=100)
     assert list(kept.index) == ["A"]  # C is too new (0 days), E too (29 days), B lapsed (152)
-    with pytest.raises(ValueError, match="relax those limits"):
+    with pytest.raises(ValueError, match="lower min_history_days"):
         churn.build_features(orders, cutoff=CUTOFF, min_history_days=1000)
+    with pytest.raises(ValueError, match="raise max_recency_days"):
+        churn.build_features(orders, cutoff=CUTOFF + pd.Timedelta(days=400), max_recency_days=10)
 
 
 # ------------------------------------------------------------------------------ leakage

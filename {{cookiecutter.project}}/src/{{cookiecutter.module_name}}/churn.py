@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from . import bgnbd
 from .config import write_atomically
 from .data import fetch
+from .decisions import Decision
+from .formats import md_escape
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_WEEK = 7
@@ -96,6 +99,9 @@ class TimeSplit:
     y_train: pd.Series
     features_eval: pd.DataFrame
     y_eval: pd.Series
+    # Every customer with an order by the evaluation cutoff (min_history_days applies, the
+    # max_recency_days cap does not): the population the BG/NBD baseline is fitted on.
+    features_eval_all: pd.DataFrame | None = None
 
     @property
     def X_train(self) -> pd.DataFrame:
@@ -414,15 +420,30 @@ def build_features(
         )
     features = _derive_features(raw, _epoch_days(cutoff), share_columns, sessions is not None)
     keep = features["tenure_days"] >= min_history_days
-    if max_recency_days is not None:
-        keep &= features["recency_days"] <= max_recency_days
     if not keep.any():
         raise ValueError(
-            f"No customer at {cutoff:%Y-%m-%d} has at least {min_history_days} days of history "
-            f"and a last order within max_recency_days={max_recency_days}; relax those limits "
-            "or choose another cutoff."
+            f"No customer at {cutoff:%Y-%m-%d} has at least {min_history_days} days of history; "
+            "lower min_history_days or choose another cutoff."
         )
-    return features[keep]
+    return within_recency(features[keep], max_recency_days, cutoff=cutoff)
+
+
+def within_recency(
+    features: pd.DataFrame, max_recency_days: int | None, *, cutoff: Any = None
+) -> pd.DataFrame:
+    """The customers whose last order is at most ``max_recency_days`` before the cutoff
+    (None keeps everyone): the population a list is drawn from and graded on."""
+    _check_day_limit(max_recency_days, "max_recency_days", allow_none=True)
+    if max_recency_days is None:
+        return features
+    kept = features[features["recency_days"] <= max_recency_days]
+    if kept.empty:
+        when = f" at {_timestamp(cutoff, 'cutoff'):%Y-%m-%d}" if cutoff is not None else ""
+        raise ValueError(
+            f"No customer{when} has a last order within max_recency_days={max_recency_days}; "
+            "raise max_recency_days (0 keeps everyone) or choose another cutoff."
+        )
+    return kept
 
 
 def _check_day_limit(value: Any, name: str, *, allow_none: bool) -> None:
@@ -588,13 +609,12 @@ def time_split(
         )
     parts = {}
     for name, cutoff in (("training", train_cutoff), ("evaluation", eval_cutoff)):
-        features = build_features(
-            orders,
-            cutoff=cutoff,
-            sessions=sessions,
-            min_history_days=min_history_days,
-            max_recency_days=max_recency_days,
+        everyone = build_features(
+            orders, cutoff=cutoff, sessions=sessions, min_history_days=min_history_days
         )
+        features = within_recency(everyone, max_recency_days, cutoff=cutoff)
+        if name == "evaluation":
+            eval_all = everyone
         labels = build_labels(orders, cutoff=cutoff, horizon_days=horizon_days)
         labels = labels.reindex(features.index)
         _check_both_classes(labels, name, cutoff, horizon_days)
@@ -607,6 +627,7 @@ def time_split(
         y_train=parts["training"][1],
         features_eval=parts["evaluation"][0],
         y_eval=parts["evaluation"][1],
+        features_eval_all=eval_all,
     )
 
 
@@ -842,13 +863,16 @@ def baselines(
     *,
     horizon_days: int,
     time_unit: str = "weeks",
+    fit_on: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Simple rankings beside the model, on the same customers and labels.
 
     ``recency_auc``: rank by days since the last order. ``bgnbd_auc``: rank by the BG/NBD
-    probability of no purchase in the horizon, fitted on the same features' BG/NBD inputs (data
-    up to that cutoff only). Not P(alive): it is 1 for every one-time buyer. When BG/NBD cannot
-    be fitted, ``bgnbd_auc`` is None and ``bgnbd_note`` says why.
+    probability of no purchase in the horizon. Not P(alive): it is 1 for every one-time buyer.
+    BG/NBD is fitted on ``fit_on`` (default: ``features``), which should be every customer with
+    an order by the cutoff (``TimeSplit.features_eval_all``): a fit on a population already
+    cut by recency misjudges how often customers drop out. Only history up to the cutoff is
+    used. When BG/NBD cannot be fitted, ``bgnbd_auc`` is None and ``bgnbd_note`` says why.
     """
     horizon_days = _whole_days(horizon_days, "horizon_days")
     y_arr = _check_labels(y.reindex(features.index))
@@ -859,11 +883,12 @@ def baselines(
         "bgnbd_note": "",
     }
     try:
-        params, inputs = _fit_bgnbd_on(features, time_unit)
+        params, _inputs = _fit_bgnbd_on(features if fit_on is None else fit_on, time_unit)
     except ValueError as error:
         result["bgnbd_note"] = f"BG/NBD baseline skipped: {error}"
         return result
     scale = _unit_days(time_unit)
+    inputs = _bgnbd_inputs(features, time_unit)
     silent = bgnbd.p_no_purchase(params, *inputs, horizon_days / scale)
     result["bgnbd_auc"] = float(roc_auc_score(y_arr, silent))
     result["bgnbd_params"] = params
@@ -1015,13 +1040,18 @@ def at_risk_list(
 
 
 def export_at_risk(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write the at-risk list to CSV (or Parquet for a .parquet path); returns the path."""
+    """Write the at-risk list to CSV (or Parquet for a .parquet path); returns the path.
+
+    Only the columns a CRM tool needs (``EXPORT_COLUMNS``, those present, in that order):
+    customer_id, rank, churn_probability, expected_value, value_at_risk, holdout, scored_by,
+    listed_on (``at_risk_export`` adds the last four).
+    """
     needed = ("customer_id", "churn_probability", "value_at_risk")
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ValueError(f"The at-risk list lacks {missing}; build it with at_risk_list().")
     path = Path(path)
-    listed = df[[c for c in (*needed[:2], "expected_value", needed[2]) if c in df.columns]]
+    listed = df[[c for c in EXPORT_COLUMNS if c in df.columns]]
     if path.suffix.lower() == ".parquet":
         return write_atomically(path, lambda tmp: listed.to_parquet(tmp, index=False))
     return write_atomically(path, lambda tmp: listed.to_csv(tmp, index=False, float_format="%.6g"))
@@ -1094,12 +1124,570 @@ def drivers(
     return table
 
 
+# ------------------------------------------------------------------ model against baselines
+
+CONFIDENCE = 0.95  # every interval on the churn page
+CALIBRATION_TOLERANCE = 0.05  # mean gap (predicted vs observed churn) allowed at face value
+MIN_READOUT_GROUP = 20  # contacted and held-out customers needed for a campaign readout
+BASELINE_NAMES = {
+    "recency": "recency alone",
+    "bgnbd": "the BG/NBD repeat-buying model",
+}
+SCORER_NAMES = {"model": "the churn model", **BASELINE_NAMES}
+
+
+@dataclass(frozen=True)
+class AucDifference:
+    """ROC-AUC of two scores on the same customers and their paired difference (a - b)."""
+
+    auc_a: float
+    auc_b: float
+    difference: float
+    se: float
+    low: float
+    high: float
+    confidence: float = CONFIDENCE
+
+
+def _structural_components(y: np.ndarray, score: np.ndarray) -> tuple[float, np.ndarray, ...]:
+    """AUC and DeLong's structural components (midranks: ties count one half)."""
+    from scipy.stats import rankdata
+
+    positive, negative = y == 1, y == 0
+    m, n = int(positive.sum()), int(negative.sum())
+    overall = rankdata(score)
+    within_pos = rankdata(score[positive])
+    within_neg = rankdata(score[negative])
+    auc = (overall[positive].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (overall[positive] - within_pos) / n  # per churner: share of stayers ranked below
+    v01 = 1 - (overall[negative] - within_neg) / m  # per stayer: share of churners above
+    return float(auc), v10, v01
+
+
+def auc_difference(
+    y_true: Any, score_a: Any, score_b: Any, *, confidence: float = CONFIDENCE
+) -> AucDifference:
+    """Difference of two correlated ROC-AUCs (same customers) with DeLong's interval.
+
+    DeLong, DeLong & Clarke-Pearson (1988), in the fast midrank form of Sun & Xu (2014): the
+    variance of AUC_a - AUC_b from the per-customer structural components, O(n log n), exact
+    and without a seed (a paired bootstrap over customers gives the same interval within its
+    Monte Carlo error; tests check both). Higher scores mean more likely to churn.
+    """
+    from scipy.stats import norm
+
+    y = _check_labels(y_true)
+    a, b = (np.asarray(s, dtype=float) for s in (score_a, score_b))
+    if (
+        a.shape != y.shape
+        or b.shape != y.shape
+        or not (np.isfinite(a).all() and np.isfinite(b).all())
+    ):
+        raise ValueError("Both scores need one finite value per customer, like y_true.")
+    if not 0.5 < confidence < 1:
+        raise ValueError(f"confidence must be between 0.5 and 1 (e.g. 0.95); got {confidence}.")
+    auc_a, v10_a, v01_a = _structural_components(y, a)
+    auc_b, v10_b, v01_b = _structural_components(y, b)
+    m, n = v10_a.size, v01_a.size
+    s10 = np.cov(np.vstack([v10_a, v10_b]))
+    s01 = np.cov(np.vstack([v01_a, v01_b]))
+    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m
+    variance += (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
+    se = float(math.sqrt(max(variance, 0.0)))
+    z = float(norm.ppf(0.5 + confidence / 2))
+    difference = auc_a - auc_b
+    return AucDifference(
+        auc_a, auc_b, difference, se, difference - z * se, difference + z * se, confidence
+    )
+
+
+def best_baseline(rules: dict[str, Any]) -> str:
+    """The baseline with the higher ROC-AUC (``baselines`` output): "recency" or "bgnbd"."""
+    if rules.get("bgnbd_auc") is not None and rules["bgnbd_auc"] > rules["recency_auc"]:
+        return "bgnbd"
+    return "recency"
+
+
+def baseline_score(rules: dict[str, Any], name: str, features: pd.DataFrame) -> pd.Series:
+    """The graded customers' score under baseline ``name`` (higher = more likely to churn)."""
+    if name == "recency":
+        return features["recency_days"].astype(float)
+    if name == "bgnbd" and rules.get("bgnbd_auc") is not None:
+        return rules["bgnbd_p_no_purchase"].reindex(features.index)
+    raise ValueError(f"No {name!r} baseline was computed; use 'recency' or 'bgnbd'.")
+
+
+def baseline_probability(
+    name: str,
+    *,
+    horizon_days: int,
+    features: pd.DataFrame,
+    fit_on: pd.DataFrame,
+    train_features: pd.DataFrame,
+    y_train: pd.Series,
+    time_unit: str = "weeks",
+) -> pd.Series:
+    """Churn probabilities of a baseline for ``features`` (customers at one cutoff).
+
+    "bgnbd": the BG/NBD probability of no order in the horizon, fitted on ``fit_on`` (every
+    customer with an order by that cutoff). "recency": recency turned into a probability by
+    isotonic regression (scikit-learn) of churn on recency at the training cutoff, so it ranks
+    exactly as recency does (ties share a probability) and can be priced like the model's.
+    """
+    horizon_days = _whole_days(horizon_days, "horizon_days")
+    if name == "bgnbd":
+        params, _inputs = _fit_bgnbd_on(fit_on, time_unit)
+        inputs = _bgnbd_inputs(features, time_unit)
+        p = bgnbd.p_no_purchase(params, *inputs, horizon_days / _unit_days(time_unit))
+    elif name == "recency":
+        from sklearn.isotonic import IsotonicRegression
+
+        y = _check_labels(y_train.reindex(train_features.index))
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+        iso.fit(train_features["recency_days"].to_numpy(float), y)
+        p = iso.predict(features["recency_days"].to_numpy(float))
+    else:
+        raise ValueError(f"name must be 'recency' or 'bgnbd'; got {name!r}.")
+    return pd.Series(np.clip(p, 0.0, 1.0), index=features.index, name="churn_probability")
+
+
+@dataclass(frozen=True)
+class CalibrationCheck:
+    """How far probabilities are from what happened, on the evaluation cutoff."""
+
+    brier: float
+    brier_constant: float  # always forecasting the observed churn rate: rate x (1 - rate)
+    mean_gap: float  # mean |predicted - observed| churn over 10 equal-size groups
+    brier_before: float | None = None  # before the calibration step (None: no such step)
+
+
+def calibration_check(y_true: Any, p: Any, p_before: Any = None) -> CalibrationCheck:
+    """Brier score, the constant forecast's Brier and the mean calibration gap of ``p``.
+
+    The gap is the customer-weighted mean absolute difference between mean predicted and
+    observed churn in 10 equal-size groups by predicted probability (the expected calibration
+    error). ``p_before``: the same model's scores before calibration, to tell whether the
+    calibration step helped.
+    """
+    y, p = _check_scores(y_true, p)
+    groups = np.minimum(np.argsort(np.argsort(p, kind="stable"), kind="stable") * 10 // y.size, 9)
+    frame = pd.DataFrame({"g": groups, "y": y, "p": p}).groupby("g")
+    sizes = frame.size().to_numpy(float)
+    gaps = (frame["p"].mean() - frame["y"].mean()).abs().to_numpy(float)
+    before = None if p_before is None else float(brier_score_loss(y, _check_scores(y, p_before)[1]))
+    rate = float(y.mean())
+    return CalibrationCheck(
+        brier=float(brier_score_loss(y, p)),
+        brier_constant=rate * (1 - rate),
+        mean_gap=float((gaps * sizes).sum() / sizes.sum()),
+        brier_before=before,
+    )
+
+
+# ------------------------------------------------------------------- holdout and the export
+
+EXPORT_COLUMNS = (
+    "customer_id",
+    "rank",
+    "churn_probability",
+    "expected_value",
+    "value_at_risk",
+    "holdout",
+    "scored_by",
+    "listed_on",
+)
+
+
+def assign_holdout(customer_ids: Any, *, share: float, seed: int) -> pd.Series:
+    """A seeded random holdout: exactly round(share x n) of the customers (at least one when
+    the share is above 0), the same ones for the same ids and seed in any order.
+
+    Returns a boolean Series indexed by customer id (True = do not contact).
+    """
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+        raise ValueError(
+            f"holdout_share must be a share from 0 to below 1 (e.g. 0.1); got {share!r}."
+        )
+    ids = pd.Index(pd.Series(customer_ids, dtype=str))
+    if ids.has_duplicates:
+        raise ValueError("Each customer may appear once in the list to split off a holdout.")
+    n = len(ids)
+    size = 0 if share == 0 or n == 0 else max(1, round(share * n))
+    ordered = np.sort(ids.to_numpy(str))
+    chosen = np.random.default_rng(seed).permutation(n)[:size]
+    held = pd.Series(False, index=ordered)
+    held.iloc[chosen] = True
+    return held.reindex(ids).rename("holdout")
+
+
+def at_risk_export(
+    flagged: pd.DataFrame,
+    *,
+    holdout_share: float,
+    seed: int,
+    listed_on: Any,
+    scored_by: str,
+) -> pd.DataFrame:
+    """The CRM file: the flagged customers (``at_risk_list`` order) with their rank (1 =
+    contact first), the seeded holdout flag, which ranking chose them and the list's date."""
+    if scored_by not in SCORER_NAMES:
+        raise ValueError(f"scored_by must be one of {tuple(SCORER_NAMES)}; got {scored_by!r}.")
+    frame = flagged.reset_index(drop=True).copy()
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    held = assign_holdout(frame["customer_id"], share=holdout_share, seed=seed)
+    frame["holdout"] = held.to_numpy(bool)
+    frame["scored_by"] = scored_by
+    frame["listed_on"] = _timestamp(listed_on, "listed_on").date().isoformat()
+    return frame[[c for c in EXPORT_COLUMNS if c in frame.columns]]
+
+
+def load_export(path: str | Path) -> pd.DataFrame | None:
+    """The at-risk list a previous run published, or None when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"customer_id": str})
+
+
+@dataclass(frozen=True)
+class HoldoutReadout:
+    """Did the contacted customers of the previous list come back more than the holdout?"""
+
+    status: str  # "none", "unusable", "too_early", "measured"
+    note: str = ""  # why an export cannot be read (status "unusable")
+    listed_on: str = ""
+    days: int = 0  # days from the list's date to this analysis date
+    contacted: int = 0
+    contacted_returned: int = 0
+    held_out: int = 0
+    held_out_returned: int = 0
+    difference: float = float("nan")  # return rate contacted - held out
+    low: float = float("nan")
+    high: float = float("nan")
+    confidence: float = CONFIDENCE
+
+    @property
+    def contacted_rate(self) -> float:
+        return self.contacted_returned / self.contacted if self.contacted else float("nan")
+
+    @property
+    def held_out_rate(self) -> float:
+        return self.held_out_returned / self.held_out if self.held_out else float("nan")
+
+
+def holdout_readout(
+    previous: pd.DataFrame | None,
+    orders: ibis.Table,
+    *,
+    end: Any,
+    confidence: float = CONFIDENCE,
+) -> HoldoutReadout:
+    """Read the previous at-risk list back: who came back (ordered after the list's date,
+    up to ``end``, the analysis date's end) among the contacted and among the holdout.
+
+    The difference of the two return rates is the campaign's incremental effect on returning
+    (the holdout was chosen at random), with Newcombe's hybrid score interval (statsmodels'
+    ``confint_proportions_2indep``, method "newcomb"), which holds at small counts.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if previous is None:
+        return HoldoutReadout("none")
+    missing = [c for c in ("customer_id", "holdout", "listed_on") if c not in previous.columns]
+    if missing:
+        return HoldoutReadout("unusable", note=f"it has no {', '.join(missing)} column")
+    try:
+        dates = pd.to_datetime(previous["listed_on"].astype(str), format="%Y-%m-%d")
+        held = previous["holdout"].map({True: True, False: False, "True": True, "False": False})
+    except (TypeError, ValueError):
+        return HoldoutReadout("unusable", note="its listed_on dates cannot be read")
+    if previous.empty or dates.nunique() != 1 or held.isna().any():
+        return HoldoutReadout("unusable", note="it is empty or its holdout flags or date are mixed")
+    listed_on = dates.iloc[0].date()
+    start = pd.Timestamp(listed_on, tz="UTC") + pd.Timedelta(days=1)  # the list's day counts
+    end = _timestamp(end, "end")
+    days = (end - start).days
+    base = {"listed_on": listed_on.isoformat(), "days": max(days, 0)}
+    if days < 1:
+        return HoldoutReadout("too_early", **base)
+    orders = _orders(orders)
+    at = orders.ordered_at
+    window = orders.filter((at >= _literal(start, at)) & (at < _literal(end, at)))
+    returned = set(window.select("customer_id").distinct().execute()["customer_id"].astype(str))
+    came_back = previous["customer_id"].astype(str).isin(returned).to_numpy()
+    held = held.to_numpy(bool)
+    counts = {
+        "contacted": int((~held).sum()),
+        "contacted_returned": int(came_back[~held].sum()),
+        "held_out": int(held.sum()),
+        "held_out_returned": int(came_back[held].sum()),
+    }
+    if min(counts["contacted"], counts["held_out"]) == 0:
+        return HoldoutReadout("measured", confidence=confidence, **base, **counts)
+    low, high = confint_proportions_2indep(
+        counts["contacted_returned"],
+        counts["contacted"],
+        counts["held_out_returned"],
+        counts["held_out"],
+        method="newcomb",
+        compare="diff",
+        alpha=1 - confidence,
+    )
+    difference = counts["contacted_returned"] / counts["contacted"]
+    difference -= counts["held_out_returned"] / counts["held_out"]
+    return HoldoutReadout(
+        "measured",
+        difference=float(difference),
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+        **base,
+        **counts,
+    )
+
+
+# ------------------------------------------------------------------------------ decision
+
+
+@dataclass(frozen=True)
+class ChurnEvidence:
+    """What the churn decision table reads (docs/decisions.md, "Churn prediction")."""
+
+    edge: AucDifference  # the model (a) against the best baseline (b), on the evaluation cutoff
+    baseline: str  # the best baseline: "recency" or "bgnbd"
+    calibration: Mapping[str, CalibrationCheck]  # per scorer ("model", "recency", "bgnbd")
+    readout: HoldoutReadout
+    list_size: int
+    held_out: int
+    export: str = "data/exports/churn_at_risk.csv"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row of the churn decision table that held, and the sentence it produces."""
+
+    rule: str
+    sentence: str
+    outcome: str  # the row's key: which list, whether probabilities hold, the readout
+
+
+def _points(value: float) -> str:
+    return md_escape(f"{100 * value:+.1f}")
+
+
+def _auc_pair(edge: AucDifference) -> str:
+    percent = round(edge.confidence * 100)
+    return md_escape(
+        f"ROC-AUC {edge.auc_a:.3f} against {edge.auc_b:.3f}, a difference of "
+        f"{edge.difference:+.3f} ({percent}% interval {edge.low:+.3f} to {edge.high:+.3f})"
+    )
+
+
+def list_finding(edge: AucDifference, baseline_key: str) -> Finding:
+    """CH-1..CH-3: which ranking the at-risk list follows, from the model's edge over the best
+    baseline (``baseline_key``). ``outcome`` is the chosen scorer: "model" or the baseline."""
+    baseline = BASELINE_NAMES[baseline_key]
+    if edge.low > 0:
+        return Finding(
+            "CH-1",
+            f"The churn model ranks churners better than {baseline}, the better of the two "
+            f"simple rules, on a later period it never saw: {_auc_pair(edge)}. The list is "
+            "ranked by the model.",
+            "model",
+        )
+    if edge.high < 0:
+        return Finding(
+            "CH-2",
+            f"The churn model ranks churners worse than {baseline} on a later period it never "
+            f"saw: {_auc_pair(edge)}. The list is ranked by {baseline} instead.",
+            baseline_key,
+        )
+    return Finding(
+        "CH-3",
+        f"The churn model shows no clear edge over {baseline} on a later period it never saw: "
+        f"{_auc_pair(edge)}, an interval that includes no difference. The list is ranked by "
+        f"{baseline}, the baseline that does as well.",
+        baseline_key,
+    )
+
+
+def probability_finding(check: CalibrationCheck, scorer: str) -> Finding:
+    """CH-4..CH-7: whether the probabilities of ``scorer`` ("model", "recency", "bgnbd") may be
+    read at face value (``outcome`` "face_value" or "ranking_only")."""
+    whose = {"model": "The churn model's", "recency": "Recency's", "bgnbd": "BG/NBD's"}[scorer]
+    if check.brier_before is not None and check.brier > check.brier_before:
+        return Finding(
+            "CH-4",
+            f"Calibration made {whose[0].lower() + whose[1:]} probabilities worse on the later "
+            f"period (Brier {check.brier_before:.4f} before, {check.brier:.4f} after): use them "
+            "to rank customers, not as chances, and read the expected churners and revenue at "
+            "risk as rough.",
+            "ranking_only",
+        )
+    if check.brier >= check.brier_constant:
+        return Finding(
+            "CH-5",
+            f"{whose} probabilities are no closer to what happened on the later period than "
+            f"always forecasting the average churn rate (Brier {check.brier:.4f} against "
+            f"{check.brier_constant:.4f}): use them to rank customers, not as chances.",
+            "ranking_only",
+        )
+    if check.mean_gap > CALIBRATION_TOLERANCE:
+        return Finding(
+            "CH-6",
+            f"{whose} probabilities were off by {100 * check.mean_gap:.1f} points on average "
+            "against what happened on the later period (more than "
+            f"{100 * CALIBRATION_TOLERANCE:.0f}): use them to rank customers, and read the "
+            "expected churners and revenue at risk as rough.",
+            "ranking_only",
+        )
+    return Finding(
+        "CH-7",
+        f"{whose} probabilities matched what happened on the later period (off by "
+        f"{100 * check.mean_gap:.1f} points on average; Brier {check.brier:.4f} against "
+        f"{check.brier_constant:.4f} for always forecasting the average churn rate): they can be "
+        "read at face value, so the expected number of churners in a group is the sum of their "
+        "probabilities.",
+        "face_value",
+    )
+
+
+def readout_finding(r: HoldoutReadout) -> Finding:
+    """CH-8..CH-14: what the previous list's holdout says about the last campaign."""
+    if r.status == "none":
+        return Finding(
+            "CH-8",
+            "There is no earlier at-risk list in data/exports, so there is no campaign to read "
+            "out yet.",
+            "no_previous_list",
+        )
+    if r.status == "unusable":
+        return Finding(
+            "CH-9",
+            f"The earlier at-risk list in data/exports cannot be read out: {md_escape(r.note)}. "
+            "The list written now has the columns the next run needs.",
+            "unreadable",
+        )
+    since = f"the list of {r.listed_on}"
+    if r.status == "too_early":
+        return Finding(
+            "CH-10",
+            f"The earlier at-risk list is dated {r.listed_on}, the analysis date itself, so "
+            "nobody on it could have come back yet.",
+            "too_early",
+        )
+    if min(r.contacted, r.held_out) < MIN_READOUT_GROUP:
+        return Finding(
+            "CH-11",
+            f"The earlier at-risk list ({r.listed_on}) had {r.contacted:,} contacted and "
+            f"{r.held_out:,} held-out customers; at least {MIN_READOUT_GROUP} of each are needed "
+            "to compare how many came back.",
+            "too_few",
+        )
+    percent = round(r.confidence * 100)
+    rates = md_escape(
+        f"{100 * r.contacted_rate:.1f}% of {r.contacted:,} contacted and "
+        f"{100 * r.held_out_rate:.1f}% of {r.held_out:,} held out ordered again in the "
+        f"{r.days} days since {since}"
+    )
+    effect = (
+        f"{_points(r.difference)} points ({percent}% interval {_points(r.low)} to "
+        f"{_points(r.high)})"
+    )
+    if r.low > 0:
+        return Finding(
+            "CH-12",
+            f"{rates[0].upper() + rates[1:]}: {effect}. If the list was sent, the campaign "
+            "brought customers back who would not have returned without it.",
+            "campaign_worked",
+        )
+    if r.high < 0:
+        return Finding(
+            "CH-13",
+            f"{rates[0].upper() + rates[1:]}: {effect}. The contacted came back less often than "
+            "the customers left alone, so the campaign may have put people off.",
+            "campaign_backfired",
+        )
+    return Finding(
+        "CH-14",
+        f"{rates[0].upper() + rates[1:]}: {effect}, an interval that includes no difference. "
+        "The campaign's effect on returning cannot be told apart from none yet.",
+        "no_clear_effect",
+    )
+
+
+VERDICT_LABELS = {
+    "model": "Send the churn model's at-risk list",
+    "recency": "Send the at-risk list ranked by recency alone",
+    "bgnbd": "Send the at-risk list ranked by BG/NBD",
+}
+
+
+def decide(evidence: ChurnEvidence) -> Decision:
+    """The churn report's decision (docs/decisions.md, "Churn prediction", CH-1..CH-14).
+
+    Three parts, each the first row that holds: which ranking the list follows (CH-1..3),
+    whether its probabilities may be read at face value (CH-4..7), and what the previous
+    list's holdout says (CH-8..14). Verdict "model_list" or "baseline_list".
+    """
+    ranking = list_finding(evidence.edge, evidence.baseline)
+    chances = probability_finding(evidence.calibration[ranking.outcome], ranking.outcome)
+    readout = readout_finding(evidence.readout)
+    export = md_escape(evidence.export)
+    if evidence.list_size == 0:
+        step = "Nobody is on the at-risk list this time; there is nothing to send."
+    elif evidence.held_out == 0:
+        step = (
+            f"Send the {evidence.list_size:,} customers in {export} to the CRM team for a "
+            "win-back campaign this week. No holdout is kept (holdout\\_share is 0), so the "
+            "next run cannot measure what the campaign brought back."
+        )
+    else:
+        step = (
+            f"Send the {evidence.list_size - evidence.held_out:,} customers in {export} not "
+            f"marked as holdout to the CRM team for a win-back campaign this week, and leave "
+            f"the {evidence.held_out:,} marked holdout uncontacted, so the next run can measure "
+            "what the campaign brought back."
+        )
+    if readout.outcome == "campaign_backfired" and evidence.list_size:
+        step = "Review what the last campaign sent before sending again. " + step
+    return Decision(
+        report="churn",
+        verdict="model_list" if ranking.outcome == "model" else "baseline_list",
+        label=VERDICT_LABELS[ranking.outcome],
+        reason=" ".join(f.sentence for f in (ranking, chances, readout)),
+        next_step=step,
+        rule=", ".join(f.rule for f in (ranking, chances, readout)),
+    )
+
+
 __all__ = [
     "NON_MODEL_COLUMNS",
+    "AucDifference",
+    "CalibrationCheck",
+    "ChurnEvidence",
+    "Finding",
+    "HoldoutReadout",
     "TimeSplit",
     "align_features",
+    "assign_holdout",
+    "at_risk_export",
     "at_risk_list",
+    "auc_difference",
+    "baseline_probability",
+    "baseline_score",
     "baselines",
+    "best_baseline",
+    "calibration_check",
+    "decide",
+    "holdout_readout",
+    "list_finding",
+    "load_export",
+    "probability_finding",
+    "readout_finding",
+    "within_recency",
     "build_features",
     "build_labels",
     "drivers",

@@ -52,6 +52,9 @@ HEADLINES: dict[str, Headline] = {
     "top_decile_lift": Headline("Top-decile lift", "ratio"),
     "brier": Headline("Probability error (Brier)", "score"),
     "brier_uncalibrated": Headline("Probability error before calibration (Brier)", "score"),
+    "model_edge": Headline("Model edge over the best baseline (ROC-AUC)", "score"),
+    "customers_held_out": Headline("Customers held out of the campaign", "count"),
+    "campaign_return_lift": Headline("Return rate, contacted minus holdout", "share"),
     # market research
     "tam": Headline("Total addressable market (TAM)", "money"),
     "sam": Headline("Serviceable market (SAM)", "money"),
