@@ -572,6 +572,12 @@ def segment_summary(
     if not isinstance(features_with_segments[by].dtype, pd.CategoricalDtype):
         summary = summary.sort_values(["revenue", "customers"], ascending=False, kind="stable")
     summary["action"] = [actions.get(segment, "") for segment in summary.index]
+    if "expected_value" in features_with_segments:
+        value = features_with_segments.groupby(
+            features_with_segments[by].to_numpy(), observed=True, sort=False
+        )["expected_value"]
+        summary["expected_value"] = value.sum().reindex(summary.index)
+        summary["expected_value_per_customer"] = value.mean().reindex(summary.index)
     return summary
 
 
@@ -1211,7 +1217,8 @@ MEMBERSHIP_COLUMNS = ("customer_id", "rfm_segment", "cluster")
 
 
 def export_membership(features: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``customer_id``, ``rfm_segment`` and ``cluster`` (nothing else) for activation tools.
+    """Write ``customer_id``, ``rfm_segment`` and ``cluster`` for activation tools, and
+    ``expected_value`` when the features have it (nothing else).
 
     The format follows the suffix: ``.parquet`` / ``.pq`` or ``.csv``. Parent folders are
     created. Keep this file out of shared reports: it lists individual customers.
@@ -1240,6 +1247,8 @@ def export_membership(features: pd.DataFrame, path: str | Path) -> Path:
             "cluster": features["cluster"].to_numpy(),
         }
     )
+    if "expected_value" in features:  # the segment's expected future value, for the CRM plan
+        membership["expected_value"] = features["expected_value"].to_numpy(dtype="float64")
     if suffix == ".csv":
         return write_atomically(path, lambda tmp: membership.to_csv(tmp, index=False))
     return write_atomically(path, lambda tmp: membership.to_parquet(tmp, index=False))
@@ -1695,3 +1704,191 @@ def decide(facts: SegmentFacts) -> Decision:
         "Act on each segment as suggested; no win-back campaign is needed this week. " + plan,
         "SEG-4",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The sentences the page prints (each from the evidence; Markdown-safe)
+# --------------------------------------------------------------------------------------------
+
+
+def cutoff_for(day: Any) -> pd.Timestamp:
+    """The last instant of an ``data.analysis_date``: orders before its ``end`` count."""
+    return pd.Timestamp(day.end) - pd.Timedelta(microseconds=1)
+
+
+def _money(value: float, currency: str) -> str:
+    from .formats import format_money, md_escape
+
+    return md_escape(format_money(value, currency))
+
+
+def _pct(value: float) -> str:
+    from .formats import format_pct
+
+    return format_pct(value, 0 if value >= 0.1 else 1)
+
+
+def revenue_words(lookback_days: int | None) -> str:
+    """What ``monetary`` measures: lifetime revenue, or revenue in the lookback window."""
+    return f"revenue in the last {lookback_days} days" if lookback_days else "lifetime revenue"
+
+
+def population_sentence(
+    n_customers: int,
+    revenue: float,
+    *,
+    day: dt.date,
+    min_orders: int,
+    lookback_days: int | None,
+    currency: str,
+) -> str:
+    """Who the report looks at, in one sentence."""
+    window = f"the {lookback_days} days up to" if lookback_days else "all orders up to"
+    orders = "order" if min_orders == 1 else "orders"
+    return (
+        f"**{n_customers:,} customers** with at least {min_orders} {orders} in {window} "
+        f"**{day:%d %b %Y}**, with {_money(revenue, currency)} of {revenue_words(lookback_days)} "
+        "(net of refunded orders)."
+    )
+
+
+def rfm_findings(
+    segments: pd.DataFrame,
+    facts: SegmentFacts,
+    *,
+    lookback_days: int | None = None,
+    has_future_value: bool = True,
+) -> list[str]:
+    """What the RFM segments mean, as bullet points (rules in docs/decisions.md, SEG-F)."""
+    words = revenue_words(lookback_days)
+    currency = facts.currency
+    best = segments.reindex(["Champions", "Loyal customers"])
+    quiet = segments.reindex(["At risk", "Can't lose them"])
+    lapsed = segments.reindex([LAPSED])
+    gone = segments.reindex(["Hibernating", "Lost"])
+
+    def future(rows: pd.DataFrame) -> str:
+        if not has_future_value or "expected_value" not in rows:
+            return ""
+        return (
+            f"; expected future value {_money(float(rows['expected_value'].sum()), currency)} "
+            "over the next 12 months"
+        )
+
+    points = [
+        f"**Champions and Loyal customers** are {_pct(best.customers_share.sum())} of customers "
+        f"and bring {_pct(best.revenue_share.sum())} of {words}: reward them without "
+        "discounts, unless the churn report lists them as at risk (customer_actions.csv "
+        "gives them a retention action first)."
+    ]
+    n_quiet = int(quiet.customers.sum())
+    if n_quiet:
+        points.append(
+            f"**At risk and Can't lose them**: {n_quiet:,} customers who used to buy often have "
+            f"gone quiet but are not yet lapsed; {words} {_money(quiet.revenue.sum(), currency)}"
+            f"{future(quiet)}. They are the win-back priority."
+        )
+    n_lapsed = int(lapsed.customers.sum())
+    if n_lapsed:
+        points.append(
+            f"**Lapsed**: {n_lapsed:,} customers ({_pct(lapsed.customers_share.sum())}) have not "
+            f"ordered for more than {facts.lapsed_after_days} days; {words} "
+            f"{_money(lapsed.revenue.sum(), currency)}{future(lapsed)}. One low-cost message "
+            "at most, and out of paid retargeting."
+        )
+    if not n_quiet and n_lapsed:
+        points.append(
+            "Nobody is At risk or Can't lose them: every frequent buyer silent that long is "
+            f"past the {facts.lapsed_after_days}-day lapse threshold."
+        )
+    if int(gone.customers.sum()):
+        points.append(
+            f"**Hibernating and Lost** are {_pct(gone.customers_share.sum())} of customers and "
+            f"{_pct(gone.revenue_share.sum())} of {words}: reactivate cheaply or not at all."
+        )
+    if not has_future_value:
+        points.append(missing_data_line("future_value"))
+    return points
+
+
+MISSING_DATA = {
+    "future_value": "Expected future value needs at least 12 months of order history before "
+    "the analysis date: load a longer history to see what each segment is worth ahead.",
+    "channel_category": "Add a `channel` or `category` column to the orders table to see each "
+    "group's sales channels and favourite categories.",
+}
+
+
+def missing_data_line(what: str) -> str:
+    """The one line that replaces a section for data the shop does not have."""
+    return f"_{MISSING_DATA[what]}_"
+
+
+def group_findings(groups: pd.DataFrame, not_grouped: int, words: str) -> list[str]:
+    """One bullet per behaviour group (``groups``: index name, ``customers_share``,
+    ``revenue_share``, ``approach``), largest revenue first."""
+    lines = [
+        f"**{name}** ({_pct(row.customers_share)} of customers, {_pct(row.revenue_share)} of "
+        f"{words}): {row.approach}"
+        for name, row in groups.sort_values("revenue_share", ascending=False).iterrows()
+    ]
+    if not_grouped:
+        lines.append(
+            f"{not_grouped:,} customers have no net revenue (every order refunded or free) and "
+            "are not grouped; they keep their RFM segment."
+        )
+    return lines
+
+
+def summary_points(
+    facts: SegmentFacts,
+    segments: pd.DataFrame,
+    sep: Separation,
+    k: int,
+    *,
+    lookback_days: int | None,
+    exported: int,
+) -> list[str]:
+    """The executive summary's bullets."""
+    words = revenue_words(lookback_days)
+    best = segments.reindex(["Champions", "Loyal customers"])
+    points = [
+        f"{facts.customers:,} customers with {_money(facts.lifetime_revenue, facts.currency)} "
+        f"of {words}; Champions and Loyal customers ({_pct(best.customers_share.sum())} of "
+        f"customers) bring {_pct(best.revenue_share.sum())} of it."
+    ]
+    if facts.lapsed_after_days is not None:
+        points.append(
+            f"{facts.lapsed:,} customers ({_pct(facts.lapsed / facts.customers)}) are Lapsed "
+            f"(silent more than {facts.lapsed_after_days} days); {facts.lapsing:,} more are "
+            f"past the usual {facts.cycle_days}-day repurchase time."
+        )
+    separated = "weakly separated" if sep.verdict in ("flat", "weak") else "separated"
+    points.append(f"{k} behaviour groups, {separated} (silhouette rule {sep.rule}).")
+    points.append(
+        f"One action per customer for {exported:,} customers: `{ACTIONS_EXPORT}` after a full "
+        "run (segment lists in `data/exports/segment_membership.parquet`)."
+    )
+    return points
+
+
+def planted_types_sentence(ari: float) -> str:
+    """How well the sample shop's planted customer types are recovered (sample data only)."""
+    return (
+        "On this sample shop the customer types planted by the data generator are recovered "
+        f"with an adjusted Rand index of **{ari:.2f}** (1 is a perfect match, 0 is chance)."
+    )
+
+
+def export_sentence(customers: int, file_name: str) -> str:
+    """Where the segment lists went (never the customers themselves)."""
+    return (
+        f"Saved **{customers:,} customers** (customer id, RFM segment, behaviour group, expected "
+        f"future value) to `data/exports/{file_name}` in the project folder; after a full run "
+        f"`{ACTIONS_EXPORT}` holds one action per customer."
+    )
+
+
+def decision_line(decision: Decision) -> str:
+    """The decision as the executive summary's closing line."""
+    return f"**{decision.label}.** {decision.next_step}"
