@@ -764,9 +764,9 @@ def test_anchor_labels_everyone_silent_past_the_threshold_lapsed_and_nobody_else
     anchored = seg.anchor_segments(scored, 90)
     assert anchored["rfm_segment"].tolist()[-2:] == [seg.LAPSED, seg.LAPSED]
     assert anchored["rfm_segment"].tolist()[:3] == scored["rfm_segment"].tolist()[:3]
-    assert seg.anchor_segments(scored, None)["rfm_segment"].tolist() == scored[
-        "rfm_segment"
-    ].tolist()
+    assert (
+        seg.anchor_segments(scored, None)["rfm_segment"].tolist() == scored["rfm_segment"].tolist()
+    )
 
 
 def test_future_value_is_what_the_same_segment_spent_in_the_following_year():
@@ -787,7 +787,10 @@ def test_future_value_is_what_the_same_segment_spent_in_the_following_year():
     assert others["customers_then"].sum() == 1
     assert others["future_value_per_customer"].iloc[0] == pytest.approx(100.0)
     short = orders[orders["ordered_at"] > AS_OF - pd.Timedelta(days=300)]
-    assert seg.future_value_by_segment(ibis.memtable(short), as_of=AS_OF, lapsed_after_days=200) is None
+    assert (
+        seg.future_value_by_segment(ibis.memtable(short), as_of=AS_OF, lapsed_after_days=200)
+        is None
+    )
 
 
 def test_k_is_the_smallest_within_noise_of_the_best(planted):
