@@ -265,6 +265,25 @@ def test_features_on_postgresql_equal_duckdb(postgres_url):  # noqa: F811 (impor
     pd.testing.assert_frame_equal(on_postgres, on_duckdb, check_dtype=False)
 
 
+def test_repurchase_gaps_and_future_value_on_postgresql_equal_duckdb(postgres_url):  # noqa: F811
+    orders = planted_orders(per_type=20)[0]
+    load_tables(postgres_url, {"segmentation_gap_orders": orders})
+    con = ibis.connect(postgres_url)
+    try:
+        table = con.table("segmentation_gap_orders")
+        gaps_pg = seg.repurchase_gaps(table, as_of=AS_OF)
+        value_pg = seg.future_value_by_segment(table, as_of=AS_OF, lapsed_after_days=60, days=90)
+    finally:
+        con.disconnect()
+        drop_tables(postgres_url, ["segmentation_gap_orders"])
+    local = ibis.memtable(orders)
+    pd.testing.assert_frame_equal(gaps_pg, seg.repurchase_gaps(local, as_of=AS_OF))
+    value_duckdb = seg.future_value_by_segment(local, as_of=AS_OF, lapsed_after_days=60, days=90)
+    pd.testing.assert_frame_equal(
+        value_pg.sort_index(), value_duckdb.sort_index(), check_dtype=False
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # RFM scores
 # --------------------------------------------------------------------------------------------
