@@ -52,13 +52,21 @@ ANALYSIS_FILES = {
         "tests/test_post_launch_review_notebook.py",
         "tests/test_experiments_planted.py",
     ],
+    "prioritisation": [
+        "notebooks/prioritisation.ipynb",
+        "params/prioritisation.yaml",
+        "src/{module}/prioritisation.py",
+        "src/{module}/backlog.py",
+        "tests/test_prioritisation.py",
+        "tests/test_prioritisation_notebook.py",
+    ],
 }
 
 # Caches a developer's tools may leave inside the template; never part of a project.
 STRAY_DIRS = ("__pycache__", ".ruff_cache", ".pytest_cache", ".ipynb_checkpoints")
 
 SCHEDULE_FILES = {
-    "github_actions": [".github"],
+    "github_actions": [".github/workflows/reports.yml"],
     "cron": ["schedule/crontab.txt"],
 }
 
@@ -85,6 +93,16 @@ def prune(root: Path, answers: dict) -> None:
                 remove(root / name)
 
 
+def write_license(root: Path, answers: dict) -> None:
+    """LICENSE from the chosen text in licenses/ (rendered with the team and year); the
+    folder itself is never part of the project."""
+    texts = root / "licenses"
+    chosen = texts / answers["license"]
+    if chosen.is_file():
+        shutil.move(str(chosen), str(root / "LICENSE"))
+    shutil.rmtree(texts, ignore_errors=True)
+
+
 def personalise_notebooks(root: Path, answers: dict) -> None:
     # jsonschema compiles the optional rfc3987-syntax grammar on import (~5 s when JupyterLab
     # brought it in); nbformat's schema never needs it, so keep it out of this short process.
@@ -93,7 +111,12 @@ def personalise_notebooks(root: Path, answers: dict) -> None:
         import nbformat
     except ImportError:  # cookiecutter without Jupyter: fall back to plain JSON, same result
         nbformat = None
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
+    # the skeleton of `new` too: it imports the package, and ruff sorts imports by whether that
+    # package is this project's own
+    skeleton = root / "src" / answers["module_name"] / "templates" / "report.ipynb"
+    for path in [*sorted((root / "notebooks").glob("*.ipynb")), skeleton]:
+        if not path.is_file():
+            continue
         nb = json.loads(path.read_text(encoding="utf-8"))
         for cell in nb["cells"]:
             text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -107,9 +130,10 @@ def personalise_notebooks(root: Path, answers: dict) -> None:
                         flags=re.MULTILINE,
                     )
             cell["source"] = text
-        nb["metadata"].setdefault("shop_kit", {}).update(
-            {"project": answers["project_name"], "team": answers["team"]}
-        )
+        if path != skeleton:  # `new` writes the skeleton's own metadata
+            nb["metadata"].setdefault("shop_kit", {}).update(
+                {"project": answers["project_name"], "team": answers["team"]}
+            )
         if nbformat is not None:
             node = nbformat.from_dict(nb)
             nbformat.validate(node)
@@ -146,9 +170,31 @@ def init_git(root: Path, answers: dict) -> None:
             return
 
 
+def next_steps(root: Path, answers: dict) -> str:
+    """What to do now, printed after a successful bake (timings: README, "Bake your own")."""
+    module = answers["module_name"]
+    lines = [
+        f"Created {root}. Next steps:",
+        f"  cd {root.name}",
+        "  make reports    # first time: installs .venv (a few minutes), then every report on",
+        "                  # the sample shop; open reports/latest/index.html",
+        "  make test       # the project's own tests",
+        f"  python -m {module} import YOUR_EXPORT.csv --use   # your own orders;",
+        "                  # then make validate (README: 'Plug in your own data')",
+    ]
+    if answers["init_git"] is True:
+        lines.append(
+            "  Baked with cruft? Add its record to the first commit: "
+            "git add .cruft.json && git commit --amend --no-edit"
+        )
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     project_root = Path.cwd()
     prune(project_root, ANSWERS)
+    write_license(project_root, ANSWERS)
     personalise_notebooks(project_root, ANSWERS)
     init_git(project_root, ANSWERS)
+    print(next_steps(project_root, ANSWERS))
     sys.exit(0)

@@ -1,111 +1,34 @@
-"""Check the answers before anything is written.
+"""Check the answers before anything is written, when the questions were skipped.
 
-Each rejection is one line a product manager can act on; exiting non-zero makes cookiecutter
-delete the half-made folder. Values are decoded as JSON data, never pasted into code.
+A normal bake checks them as soon as the last question is answered (``kit_answers.py``); a
+replayed bake (``cookiecutter --replay``) asks nothing, so the same checks run here. Exiting
+non-zero makes cookiecutter delete the half-made folder. Values are decoded as JSON data,
+never pasted into code.
 """
 
+import importlib.util
 import json
-import keyword
-import re
 import sys
+from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
 
-# Modules the baked project imports: a package with one of these names would shadow it.
-DEPENDENCY_MODULES = {
-    "cookiecutter",
-    "cruft",
-    "duckdb",
-    "ibis",
-    "ipykernel",
-    "IPython",
-    "jinja2",
-    "jupyter",
-    "jupyterlab",
-    "matplotlib",
-    "nbclient",
-    "nbconvert",
-    "nbformat",
-    "nbval",
-    "numpy",
-    "pandas",
-    "papermill",
-    "pyarrow",
-    "pytest",
-    "scipy",
-    "seaborn",
-    "sklearn",
-    "statsmodels",
-    "tqdm",
-    "yaml",
-    "psycopg",
-    "requests",
-    "notebook",
-    "test",
-    "tests",
-    "src",
-}
-
-# ISO 4217 active codes (2024). Kept inline: hooks cannot import helpers or third-party packages.
-ISO_4217 = set(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
-    BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
-    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF
-    KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR
-    MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
-    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD
-    UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()  # noqa: SIM905 (one readable block of codes)
-)
-
-SLUG = re.compile(r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$")
-MODULE = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def problems(answers: dict) -> list[str]:
-    found = []
-    project = str(answers["project"])
-    if not SLUG.match(project) or len(project) > 60:
-        found.append(
-            f"The folder name {project!r} is not usable: use lowercase letters, digits and single "
-            "dashes, starting with a letter (for example: shop-insights)."
-        )
-    module = str(answers["module_name"])
-    derived = project.lower().replace("-", "_").replace(" ", "_").replace(".", "_")
-    if found and module == derived:
-        pass  # the package name was derived from the bad folder name: one message is enough
-    elif not MODULE.match(module) or not module.isidentifier() or keyword.iskeyword(module):
-        found.append(
-            f"The package name {module!r} is not a valid Python name: use lowercase letters, "
-            "digits and underscores, starting with a letter (for example: shop_insights)."
-        )
-    elif module in sys.stdlib_module_names or module in DEPENDENCY_MODULES:
-        found.append(
-            f"The package name {module!r} would hide the Python module of the same name: "
-            f"pick another one (for example: {module}_reports)."
-        )
-    currency = str(answers["currency"])
-    if currency not in ISO_4217:
-        hint = f" Did you mean {currency.upper()!r}?" if currency.upper() in ISO_4217 else ""
-        found.append(
-            f"The currency {currency!r} is not a 3-letter ISO 4217 code such as USD, EUR or GBP."
-            + hint
-        )
-    return found + missing_report(answers)
-
-
-def missing_report(answers: dict) -> list[str]:
-    if any(answers[name] is True for name in ANALYSES):
-        return []
-    return [
-        "No report selected: answer yes to at least one of market_research, segmentation, "
-        "churn, post_launch_review."
-    ]
+def checks():
+    """The kit's answer checks, from the template folder (None when it is not known here)."""
+    repo = ANSWERS.get("_repo_dir")
+    path = Path(repo) / "hooks" / "kit_answers.py" if repo else None
+    if path is None or not path.is_file():
+        return None  # cruft: its bakes always went through the questions' check
+    spec = importlib.util.spec_from_file_location("kit_answers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
-    reasons = problems(ANSWERS)
+    module = checks()
+    reasons = module.problems(ANSWERS) if module is not None else []
     for reason in reasons:
         print(f"ERROR: {reason}", file=sys.stderr)
     if reasons:

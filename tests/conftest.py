@@ -17,7 +17,13 @@ from cookiecutter.main import cookiecutter
 
 KIT = Path(__file__).resolve().parents[1]
 TEMPLATE = KIT / "{{cookiecutter.project}}"
-ANALYSES = ("market_research", "segmentation", "churn", "post_launch_review")
+ANALYSES = (
+    "market_research",
+    "segmentation",
+    "churn",
+    "post_launch_review",
+    "prioritisation",
+)
 VENV = Path(os.environ.get("KIT_VENV", KIT / ".venv")).absolute()
 CONTEXT = json.loads((KIT / "cookiecutter.json").read_text(encoding="utf-8"))
 
@@ -73,6 +79,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     leak its ARGS into the baked project's make (make passes them down in MAKEFLAGS)."""
     env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
     return {**env, **extra}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: bakes a project and runs its tools or reports (minutes); CI runs them, "
+        "`make test ARGS='-m \"not slow\"'` skips them",
+    )
 
 
 @pytest.fixture

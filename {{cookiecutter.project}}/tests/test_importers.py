@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
+import stat
 import zoneinfo
 
 import pandas as pd
@@ -179,15 +181,15 @@ def test_contract_errors_stop_the_import_before_anything_is_written(tmp_path):
 def test_a_failure_while_writing_leaves_no_files_behind(tmp_path, monkeypatch):
     source = write(tmp_path / "export.csv", SHOP_EXPORT)
     calls = []
-    original = pd.DataFrame.to_parquet
+    original = importers.pq.write_table
 
-    def fail_on_second_table(frame, path, *args, **kwargs):
+    def fail_on_second_table(table, path, *args, **kwargs):
         calls.append(path)
         if len(calls) == 2:
             raise OSError("disk full")
-        return original(frame, path, *args, **kwargs)
+        return original(table, path, *args, **kwargs)
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", fail_on_second_table)
+    monkeypatch.setattr(importers.pq, "write_table", fail_on_second_table)
     with pytest.raises(OSError, match="disk full"):
         importers.import_file(
             source, table="orders", preset="shop_orders", out_dir=tmp_path / "raw"
@@ -306,9 +308,217 @@ def test_shop_orders_preset_refuses_other_currencies_and_other_files(tmp_path):
     plain = write(tmp_path / "plain.csv", "order_id,revenue\no1,5\n")
     with pytest.raises(ValueError, match="does not look like a shop order export"):
         importers.import_file(plain, table="orders", preset="shop_orders", out_dir=tmp_path / "raw")
-    shop = write(tmp_path / "shop.csv", SHOP_EXPORT)
-    with pytest.raises(ValueError, match="add --preset shop_orders"):
-        importers.import_file(shop, table="orders", out_dir=tmp_path / "raw")
     with pytest.raises(ValueError, match="Unknown preset"):
         importers.import_file(plain, table="orders", preset="amazon", out_dir=tmp_path / "raw")
     assert files_in(tmp_path / "raw") == []
+
+
+def test_a_shop_export_without_preset_is_recognised_and_said_so(tmp_path):
+    shop = write(tmp_path / "shop.csv", SHOP_EXPORT)
+    result = importers.import_file(shop, out_dir=tmp_path / "raw")
+    assert "Recognised a shop-platform (Shopify-style) order export" in " ".join(result.notes)
+    assert "--preset shop_orders" in " ".join(result.notes)
+    assert set(result.tables) == {"orders", "order_lines", "customers"}
+
+
+# -- platform presets ------------------------------------------------------------------------
+
+WOOCOMMERCE_EXPORT = f"""order_id,order_number,order_date,status,order_total,discount_total,\
+refunded_total,order_currency,billing_email,billing_first_name,billing_country,customer_id
+101,101,2026-01-05 10:00:00,wc-completed,45.00,5.00,0,{CURRENCY},ann@example.com,Ann,DE,7
+102,102,2026-01-06 11:00:00,refunded,20.00,0,20.00,{CURRENCY},bob@example.com,Bob,FR,0
+103,103,2026-01-07 12:00:00,pending,99.00,0,0,{CURRENCY},cy@example.com,Cy,DE,0
+104,104,2026-01-08 12:00:00,processing,30.00,0,0,{CURRENCY},Ann@Example.com,Ann,AT,7
+"""
+
+
+def test_woocommerce_export_is_recognised_skips_unpaid_and_flags_refunds(tmp_path):
+    source = write(tmp_path / "woo.csv", WOOCOMMERCE_EXPORT)
+    result = importers.import_file(source, out_dir=tmp_path / "raw")
+    assert "--preset woocommerce" in " ".join(result.notes)
+    orders = pd.read_parquet(tmp_path / "raw/orders.parquet").set_index("order_id")
+    assert list(orders.index) == ["101", "102", "104"]  # 103 is pending: no revenue
+    assert orders["revenue"].tolist() == [45.0, 20.0, 30.0]
+    assert orders["is_refunded"].tolist() == [False, True, False]
+    assert orders.loc["101", "customer_id"] == orders.loc["104", "customer_id"]  # same email
+    assert orders.loc["101", "customer_id"] == importers.hash_email("ann@example.com")
+    assert any("1 order skipped as unpaid or cancelled (pending)" in w for w in result.warnings)
+    customers = pd.read_parquet(tmp_path / "raw/customers.parquet").set_index("customer_id")
+    assert len(customers) == 2 and result.derived == ("customers",)
+    assert customers.loc[orders.loc["101", "customer_id"], "country"] == "DE"  # first order's
+    assert importers.is_derived(tmp_path / "raw/customers.parquet")
+    written = b"".join(p.read_bytes() for p in (tmp_path / "raw").iterdir())
+    assert b"example.com" not in written.lower() and b"Ann" not in written
+
+
+MAGENTO_EXPORT = """ID,Purchase Point,Purchase Date,Bill-to Name,Ship-to Name,Grand Total (Base),\
+Grand Total (Purchased),Status,Customer Email,Total Refunded
+000000001,Main Website,"Mar 31, 2024 2:05:00 PM",Ann A,Ann A,"1,234.50","1,234.50",Complete,\
+ann@example.com,
+000000002,Main Website,"Apr 2, 2024 9:00:00 AM",Bob B,Bob B,20.00,20.00,Closed,bob@example.com,20.00
+000000003,Main Website,"Apr 3, 2024 9:00:00 AM",Cy C,Cy C,5.00,5.00,Canceled,cy@example.com,
+"""
+
+
+def test_magento_export_reads_its_dates_thousands_and_closed_orders(tmp_path):
+    source = write(tmp_path / "sales_order_grid.csv", MAGENTO_EXPORT)
+    result = importers.import_file(source, out_dir=tmp_path / "raw")
+    assert "--preset magento" in " ".join(result.notes)
+    orders = pd.read_parquet(tmp_path / "raw/orders.parquet")
+    assert orders["order_id"].tolist() == ["000000001", "000000002"]
+    assert orders["revenue"].tolist() == [1234.5, 20.0]
+    assert orders["ordered_at"].tolist() == [
+        pd.Timestamp("2024-03-31 14:05"),
+        pd.Timestamp("2024-04-02 09:00"),
+    ]
+    assert orders["is_refunded"].tolist() == [False, True]
+    assert any("no currency column" in w for w in result.warnings)
+
+
+BIGCOMMERCE_EXPORT = f"""Order ID,Customer ID,Customer Name,Customer Email,Order Date,Order Status,\
+Subtotal (inc tax),Order Total (inc tax),Order Currency Code,Refund Amount,Billing Country
+100,1,Ann A,ann@example.com,24/05/2024,Completed,50.00,55.00,{CURRENCY},0.00,United States
+101,0,Guest G,,13/06/2024,Partially Refunded,10.00,12.00,{CURRENCY},2.00,Canada
+102,2,Cy C,cy@example.com,14/06/2024,Awaiting Payment,1.00,1.00,{CURRENCY},0.00,Canada
+"""
+
+
+def test_bigcommerce_export_reads_day_first_dates_and_guests(tmp_path):
+    source = write(tmp_path / "orders-2024.csv", BIGCOMMERCE_EXPORT)
+    result = importers.import_file(source, preset="bigcommerce", out_dir=tmp_path / "raw")
+    orders = pd.read_parquet(tmp_path / "raw/orders.parquet")
+    assert orders["order_id"].tolist() == ["100", "101"]
+    assert orders["ordered_at"].dt.strftime("%Y-%m-%d").tolist() == ["2024-05-24", "2024-06-13"]
+    assert orders["revenue"].tolist() == [55.0, 12.0]
+    assert orders["is_refunded"].tolist() == [False, True]
+    assert orders["customer_id"].iloc[0] == importers.hash_email("ann@example.com")
+    assert orders["customer_id"].iloc[1].startswith("c_")  # a guest: its own id
+    assert result.tables == {"orders": 2, "customers": 2}
+
+
+GA4_EXPORT = """user_pseudo_id,ga_session_id,session_start,device_category,session_source,\
+view_item,add_to_cart,begin_checkout,purchase,user_id
+u1,1700000001,1704100000000000,mobile,google,3,1,1,1,
+u1,1700000002,1704200000000000,desktop,,0,0,0,0,ann@example.com
+u2,1700000001,1704300000000000,smart tv,google,1,0,0,0,
+u3,1700000009,1704400000000000,tablet,newsletter,0,0,0,1,
+u3,1700000009,1704400100000000,tablet,newsletter,1,0,0,0,
+"""
+
+
+def test_ga4_sessions_export_makes_one_row_per_session_with_the_furthest_step(tmp_path):
+    source = write(tmp_path / "ga4.csv", GA4_EXPORT)
+    result = importers.import_file(source, out_dir=tmp_path / "raw")
+    assert "--preset ga4_sessions" in " ".join(result.notes)
+    assert result.tables == {"sessions": 3} and files_in(tmp_path / "raw") == ["sessions.parquet"]
+    sessions = pd.read_parquet(tmp_path / "raw/sessions.parquet").set_index("session_id")
+    assert list(sessions.index) == ["u1.1700000001", "u1.1700000002", "u3.1700000009"]
+    assert sessions.loc["u3.1700000009", ["viewed_product", "added_to_cart", "started_checkout",
+                                          "purchased"]].tolist() == [True] * 4  # fmt: skip
+    assert not sessions.loc["u1.1700000002", "purchased"]
+    assert sessions.loc["u1.1700000002", "source"] == "(direct)"
+    assert sessions.loc["u1.1700000002", "customer_id"] == importers.hash_email("ann@example.com")
+    assert sessions.loc["u1.1700000001", "started_at"] == pd.Timestamp(1704100000, unit="s")
+    assert any("1 session on other devices (smart tv) skipped" in w for w in result.warnings)
+
+
+# -- the generic path: guessed maps, derived customers, unknown columns ------------------------
+
+TRANSACTION_LOG = """ customer_id  date number_of_cds  dollar_value
+ 00001 19970101  1   11.77
+ 00002 19970112  1   12.00
+ 00002 19970112  5   77.00
+ 00003 19970102  2   20.76
+"""
+
+
+def test_a_transaction_log_is_read_by_its_names_and_customers_are_derived(tmp_path):
+    source = write(tmp_path / "log.txt", TRANSACTION_LOG.replace("\n", "\r\n"))
+    result = importers.import_file(source, out_dir=tmp_path / "raw")
+    orders = pd.read_parquet(tmp_path / "raw/orders.parquet")
+    assert orders["order_id"].tolist() == ["line-2", "line-3", "line-4", "line-5"]
+    assert orders["customer_id"].tolist() == ["00001", "00002", "00002", "00003"]
+    assert orders["ordered_at"].min() == pd.Timestamp("1997-01-01")
+    assert orders["revenue"].sum() == pytest.approx(11.77 + 12 + 77 + 20.76)
+    notes = " ".join(result.notes)
+    assert "Not imported (no such column in the orders table): number_of_cds" in notes
+    assert "'date' -> ordered_at" in notes and "'dollar_value' -> revenue" in notes
+    customers = pd.read_parquet(tmp_path / "raw/customers.parquet")
+    assert customers.set_index("customer_id")["signed_up_at"].to_dict() == {
+        "00001": pd.Timestamp("1997-01-01"),
+        "00002": pd.Timestamp("1997-01-12"),
+        "00003": pd.Timestamp("1997-01-02"),
+    }
+    assert result.derived == ("customers",) and importers.is_derived(
+        tmp_path / "raw/customers.parquet"
+    )
+    assert data.validate(data_dir=tmp_path / "raw").ok  # orders alone are enough
+
+
+UNSURE_EXPORT = """Order Date,Client ID,Total,Amount,Notes
+05/01/2024,k1,10.00,9.00,first
+06/02/2024,k2,20.00,18.00,second
+"""
+
+
+def test_an_unsure_guess_stops_with_the_map_to_write_or_asks(tmp_path):
+    source = write(tmp_path / "export.csv", UNSURE_EXPORT)
+    with pytest.raises(ValueError) as stopped:
+        importers.import_file(source, out_dir=tmp_path / "raw")
+    message = str(stopped.value)
+    assert "Unsure: revenue: one of 'Total', 'Amount'" in message
+    assert "day first or month first" not in message or "date_format" in message
+    assert "rename:" in message and "Order Date: ordered_at" in message
+    assert files_in(tmp_path / "raw") == []
+    questions = []
+
+    def ask(question, choices):
+        questions.append(question)
+        return choices[1] if "revenue" in question else choices[0]  # Amount; day first
+
+    result = importers.import_file(source, out_dir=tmp_path / "raw", ask=ask)
+    assert len(questions) == 2 and "day first or month first" in questions[1]
+    orders = pd.read_parquet(tmp_path / "raw/orders.parquet")
+    assert orders["revenue"].tolist() == [9.0, 18.0]
+    assert orders["ordered_at"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-02-06")]
+    assert "Notes" in " ".join(result.notes)  # reported, not silently dropped
+
+
+def test_unknown_columns_are_reported_and_kept_when_asked(tmp_path):
+    source = write(tmp_path / "export.csv", GERMAN_EXPORT)
+    column_map = write(tmp_path / "map.yaml", GERMAN_MAP)
+    result = importers.import_file(
+        source, table="orders", column_map_file=column_map, out_dir=tmp_path / "raw"
+    )
+    assert any("Not imported" in n and "Notiz" in n for n in result.notes)
+    write(tmp_path / "keep.yaml", GERMAN_MAP + "keep: [Notiz]\n")
+    importers.import_file(
+        source, table="orders", column_map_file=tmp_path / "keep.yaml", out_dir=tmp_path / "kept"
+    )
+    assert pd.read_parquet(tmp_path / "kept/orders.parquet")["Notiz"].iloc[0] == "first"
+
+
+def test_own_customers_are_never_replaced_by_derived_ones(tmp_path):
+    out = tmp_path / "raw"
+    own = write(tmp_path / "customers.csv", "customer_id,signed_up_at\n00001,1996-05-01\n"
+                "00002,1996-06-01\n00003,1996-07-01\n")  # fmt: skip
+    importers.import_file(own, table="customers", out_dir=out)
+    result = importers.import_file(write(tmp_path / "log.txt", TRANSACTION_LOG), out_dir=out)
+    assert "customers" not in result.tables
+    assert not importers.is_derived(out / "customers.parquet")
+    assert pd.read_parquet(out / "customers.parquet")["signed_up_at"].min() == pd.Timestamp(
+        "1996-05-01"
+    )
+
+
+@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o077, 0o640), (0o000, 0o664)])
+def test_written_files_are_readable_by_the_group(tmp_path, umask, expected):
+    old = os.umask(umask)
+    try:
+        importers.import_file(
+            write(tmp_path / "log.txt", TRANSACTION_LOG), out_dir=tmp_path / "raw"
+        )
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "raw").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path.name

@@ -1,8 +1,10 @@
 """The runner on tiny throwaway projects: real kernels, real processes, real files.
 
-Three runs share one project (kernels cost 1-2 s each):
-A) ``weekly``, all four parameter layers, a breached alert: exit 3, latest = A;
-B) ``weekly`` + ``broken`` (1 / 0): exit 1, latest still A;
+Four runs share one project (kernels cost 1-2 s each):
+A0) the full run while ``weekly`` is the only notebook: exit 3 (an alert), latest = A0;
+A) ``weekly`` with all four parameter layers (a partial, overridden run): exit 3, latest
+   still A0 (partial runs are never published);
+B) ``weekly`` + ``broken`` (1 / 0): exit 1, latest still A0;
 C) ``hang`` (time.sleep(600)) with an 8 s limit: exit 1, killed, no kernel left.
 """
 
@@ -91,12 +93,14 @@ HANG = (
 )
 
 
-def write_project(root: Path) -> None:
+def write_project(root: Path, *, only_weekly: bool = False) -> None:
     make_notebook(root / "notebooks" / "weekly.ipynb", *WEEKLY)
+    if only_weekly:
+        return
     make_notebook(root / "notebooks" / "broken.ipynb", *BROKEN)
     make_notebook(root / "notebooks" / "hang.ipynb", *HANG)
     params = root / "params"
-    params.mkdir()
+    params.mkdir(exist_ok=True)
     (params / "defaults.yaml").write_text("b: 2\nc: 2\nd: 2\ne: 2\n", encoding="utf-8")
     (params / "weekly.yaml").write_text("c: 3\nd: 3\ne: 3\ntypo_param: 1\n", encoding="utf-8")
     (params / "hang.yaml").write_text(f"pid_file: {json.dumps(str(root / 'hang.pid'))}\n")
@@ -113,10 +117,14 @@ def write_project(root: Path) -> None:
 def shop(tmp_path_factory):
     root = tmp_path_factory.mktemp("shop")
     write_project(root)
+    for other in ("broken", "hang"):  # added after the full run A0
+        (root / "notebooks" / f"{other}.ipynb").rename(root / f"{other}.ipynb")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SHOP_PROJECT_ROOT", str(root))
         env.setenv("SHOP_DATA_URL", FAKE_URL)
         options = {"jobs": 2, "timeout": 120.0, "cell_timeout": 60.0}
+        a0 = runner.run_reports(runner.RunOptions(run_id="run-a0", **options))
+        latest_after_a0 = (root / "reports" / "latest").resolve()
         a = runner.run_reports(
             runner.RunOptions(
                 only=("weekly",),
@@ -127,6 +135,8 @@ def shop(tmp_path_factory):
             )
         )
         latest_after_a = (root / "reports" / "latest").resolve()
+        for other in ("broken", "hang"):
+            (root / f"{other}.ipynb").rename(root / "notebooks" / f"{other}.ipynb")
         b = runner.run_reports(
             runner.RunOptions(only=("weekly", "broken"), run_id="run-b", **options)
         )
@@ -136,7 +146,14 @@ def shop(tmp_path_factory):
         )
         c_seconds = time.monotonic() - started
         yield SimpleNamespace(
-            root=root, a=a, b=b, c=c, c_seconds=c_seconds, latest_after_a=latest_after_a
+            root=root,
+            a0=a0,
+            a=a,
+            b=b,
+            c=c,
+            c_seconds=c_seconds,
+            latest_after_a0=latest_after_a0,
+            latest_after_a=latest_after_a,
         )
 
 
@@ -152,9 +169,19 @@ def test_a_failing_notebook_leaves_the_others_run_and_latest_unchanged(shop):
     notebooks = read_summary(shop.b)["notebooks"]
     assert notebooks["weekly"]["status"] == "ok"
     assert notebooks["broken"]["status"] == "failed"
-    assert (shop.root / "reports" / "latest").resolve() == shop.latest_after_a
-    assert shop.latest_after_a == (shop.root / "reports" / "run-a").resolve()
+    assert (shop.root / "reports" / "latest").resolve() == shop.latest_after_a0
+    assert shop.latest_after_a0 == (shop.root / "reports" / "run-a0").resolve()
     assert not list((shop.root / "reports").glob(".tmp-*")), "a temporary folder was left"
+
+
+def test_a_partial_overridden_run_is_not_published(shop):
+    assert shop.a0.exit_code == runner.EXIT_ALERT  # an alert still publishes
+    assert read_summary(shop.a0)["scope"] == "full"
+    assert read_summary(shop.a)["scope"] == "partial"
+    assert shop.latest_after_a == shop.latest_after_a0  # run-a: --only, --params and -p
+    assert (shop.root / "reports" / "LATEST").read_text().strip() == "run-a0"
+    assert runner.is_full_run(runner.RunOptions())
+    assert not runner.is_full_run(runner.RunOptions(overrides={"e": 1}))
 
 
 def test_the_failing_cell_and_exception_line_are_in_summary_json(shop):
@@ -164,12 +191,20 @@ def test_the_failing_cell_and_exception_line_are_in_summary_json(shop):
     assert executed.cells[error["cell"]].source == "1 / 0"
 
 
-def test_a_failed_notebook_still_gets_html_with_a_banner(shop):
+def test_a_failed_notebook_still_gets_html_with_a_banner_in_plain_words(shop):
     page = (shop.b.run_dir / "broken.html").read_text(encoding="utf-8")
-    assert "This report did not finish" in page
-    assert "ZeroDivisionError" in page and "before the failure" in page
+    assert "This report did not finish" in page and "before the failure" in page
+    assert "unexpected error in the analysis" in page
     banner, marker = page.index('class="shop-banner"'), page.index('id="stopped-here"')
-    assert banner < marker < page.rindex("ZeroDivisionError")  # the traceback comes after
+    assert banner < marker
+    for code in ("ZeroDivisionError", "Traceback", "1 / 0", str(shop.root)):
+        assert code not in page  # no code, traceback or path for stakeholders
+
+
+def test_run_log_keeps_the_traceback_the_page_leaves_out(shop):
+    log = (shop.b.run_dir / "run.log").read_text(encoding="utf-8")
+    assert "ZeroDivisionError: division by zero" in log
+    assert "Traceback" in log or "----> 1 1 / 0" in log or "1 / 0" in log
 
 
 def test_a_hanging_notebook_is_killed_within_its_limit(shop):
@@ -291,6 +326,7 @@ def test_minus_p_values_are_read_as_yaml():
 def test_summary_json_has_the_documented_shape(shop):
     summary = read_summary(shop.b)
     assert set(summary) == {
+        "scope",
         "run_id",
         "started_at",
         "finished_at",
@@ -342,12 +378,12 @@ def test_alert_bounds_are_inclusive():
 
 def test_the_reports_index_lists_every_run_and_the_value_history(shop):
     page = (shop.root / "reports" / "index.html").read_text(encoding="utf-8")
-    for run_id in ("run-a", "run-b", "run-c"):
+    for run_id in ("run-a0", "run-a", "run-b", "run-c"):
         assert f'href="{run_id}/index.html"' in page
     assert page.count("<svg") == 6  # weekly's numbers: a, b, c, d, e, churn_rate
     history = index.metric_history(index.load_runs(shop.root / "reports"))
-    assert history[("weekly", "e")] == [("run-a", 5), ("run-b", 3)]  # failed / hung runs: none
-    assert 'href="latest/index.html">run-a<' in page
+    assert history[("weekly", "e")] == [("run-a0", 3), ("run-a", 5), ("run-b", 3)]
+    assert 'href="latest/index.html">run-a0<' in page
 
 
 # ------------------------------------------------------------------ HTML and secrets

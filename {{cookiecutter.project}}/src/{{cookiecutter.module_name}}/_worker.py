@@ -5,7 +5,14 @@ the parameters, the working folder, the per-cell timeout, where to write the ker
 and where to write the result. A notebook started ahead of its turn also has a ``go_file``: its
 kernel starts, imports ``warm_imports`` (see ``_warmup``) and waits for that file to exist before
 the first cell runs. The result is JSON: ``{"status": "ok"}`` or
-``{"status": "failed" | "timeout", "error": {"kind": ..., "exception": "Name: message"}}``.
+``{"status": "failed" | "timeout", "error": {"kind": ..., "exception": "Name: message",
+"ename": ..., "message": the whole message, "traceback": text}}``.
+
+The worker never outlives the run: it ends itself (kernel included, its unredacted notebook
+deleted) when the runner is gone (``PR_SET_PDEATHSIG`` on Linux, and a poll of the parent
+process everywhere), on SIGTERM, and past its own time limit (``timeout`` in the spec, counted
+from its turn, plus a grace period: the runner normally stops it first). A notebook started
+ahead of its turn waits at most ``go_timeout`` seconds for it.
 
 One process per notebook because papermill's ``cwd`` handling is not thread-safe and because the
 runner must be able to kill a hung notebook (this process group and the kernel's) without
@@ -15,16 +22,24 @@ hence the pid file: the runner kills the kernel's process group too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
+import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 KERNEL_NAME = "python3"  # pinned: a notebook's stored kernelspec may name a kernel not installed
+GRACE_SECONDS = 10.0  # the worker's own limit is the runner's plus this
+EXIT_ORPHANED = 3  # the runner went away; nothing was written
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_turn_started: float | None = time.monotonic()  # None while a notebook waits for its turn
 
 
 def main(argv: list[str]) -> int:
@@ -38,6 +53,10 @@ def main(argv: list[str]) -> int:
     # nbformat's schema uses no IRI format, so this short-lived process goes without it.
     sys.modules.setdefault("rfc3987_syntax", None)
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    global _turn_started
+    if spec.get("go_file"):
+        _turn_started = None  # its time limit counts from its turn
+    _watch_over(spec, os.getppid())
     result = execute(spec)
     _write_json_atomically(Path(spec["result"]), result)
     return 0
@@ -89,12 +108,12 @@ def _execute_once(spec: dict[str, Any]) -> dict[str, Any]:
             start_timeout=spec.get("start_timeout", 120),
             execution_timeout=spec["cell_timeout"],
             kernel_manager_class=_pid_recording_kernel_manager(
-                Path(spec["kernel_pid_file"]), go_file
+                Path(spec["kernel_pid_file"]), go_file, float(spec.get("go_timeout") or 86_400)
             ),
             **ahead,
         )
     except papermill.PapermillExecutionError as error:
-        return _failure("failed", "error", f"{error.ename}: {error.evalue}")
+        return _failure("failed", "error", f"{error.ename}: {error.evalue}", error)
     except CellTimeoutError as error:
         return _failure("timeout", "cell_timeout", f"CellTimeoutError: {error}")
     except DeadKernelError as error:
@@ -105,8 +124,57 @@ def _execute_once(spec: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok"}
 
 
-def _failure(status: str, kind: str, exception: str) -> dict[str, Any]:
-    return {"status": status, "error": {"kind": kind, "exception": exception}}
+def _failure(status: str, kind: str, exception: str, error: Any = None) -> dict[str, Any]:
+    details: dict[str, Any] = {"kind": kind, "exception": exception}
+    if error is not None and hasattr(error, "ename"):  # a cell's exception (papermill)
+        details["ename"] = error.ename
+        details["message"] = str(error.evalue)
+        details["traceback"] = _ANSI.sub("", "\n".join(error.traceback or []))
+    return {"status": status, "error": details}
+
+
+# ------------------------------------------------------------------ never outlive the run
+
+
+def _watch_over(spec: dict[str, Any], parent: int) -> None:
+    """End this worker and its kernel when the runner is gone or the time limit is past."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: _end(spec, "stopped (SIGTERM)"))
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the runner died before the request took effect
+        _end(spec, "the runner is gone")
+    limit = float(spec.get("timeout") or 0)
+    grace = float(spec.get("grace", GRACE_SECONDS))
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                _end(spec, "the runner is gone")
+            turn = _turn_started
+            if limit and turn is not None and time.monotonic() - turn > limit + grace:
+                _end(spec, f"past its time limit of {limit:g} s")
+            time.sleep(0.25)
+
+    threading.Thread(target=watch, name="shop-watchdog", daemon=True).start()
+
+
+def _end(spec: dict[str, Any], why: str) -> None:
+    """Kill the kernel, delete what this worker wrote (unredacted), exit at once."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(Path(spec["kernel_pid_file"]).read_text(encoding="utf-8"))
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    for key in ("output", "metrics", "kernel_pid_file"):
+        if spec.get(key):
+            with contextlib.suppress(OSError):
+                Path(spec[key]).unlink()
+    with contextlib.suppress(OSError):
+        print(f"worker ended: {why}", file=sys.stderr, flush=True)
+    os._exit(EXIT_ORPHANED)
 
 
 def _any_cell_started(output: Path) -> bool:
@@ -119,7 +187,9 @@ def _any_cell_started(output: Path) -> bool:
     )
 
 
-def _pid_recording_kernel_manager(pid_file: Path, go_file: Path | None = None) -> type:
+def _pid_recording_kernel_manager(
+    pid_file: Path, go_file: Path | None = None, go_timeout: float = 86_400.0
+) -> type:
     import asyncio
 
     from jupyter_client.manager import AsyncKernelManager
@@ -130,11 +200,18 @@ def _pid_recording_kernel_manager(pid_file: Path, go_file: Path | None = None) -
 
         async def start_kernel(self, **kwargs: Any) -> None:
             await super().start_kernel(**kwargs)
+            global _turn_started
             pid = getattr(self.provisioner, "pid", None)
             if pid:
                 pid_file.write_text(str(pid), encoding="utf-8")
+            waited = time.monotonic()
             while go_file is not None and not go_file.exists():
+                if time.monotonic() - waited > go_timeout:
+                    raise TimeoutError(
+                        f"this notebook waited {go_timeout:g} s for its turn; the run is over"
+                    )
                 await asyncio.sleep(0.05)
+            _turn_started = time.monotonic()
 
     return PidRecordingKernelManager
 

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import _project
 
@@ -63,8 +64,20 @@ def _parser() -> argparse.ArgumentParser:
 
     importer = commands.add_parser("import", help="import your own export into data/raw")
     importer.add_argument("source", help="CSV or Parquet file to import")
-    importer.add_argument("--table", default="orders", help="contract table it fills")
-    importer.add_argument("--preset", default=None, help="a known export format, e.g. shop_orders")
+    importer.add_argument(
+        "--table", default=None, help="contract table it fills (default: orders, or the preset's)"
+    )
+    importer.add_argument(
+        "--preset",
+        default=None,
+        help="a known export format: shop_orders, woocommerce, magento, bigcommerce, "
+        "ga4_sessions (default: recognised from the columns)",
+    )
+    importer.add_argument(
+        "--use",
+        action="store_true",
+        help="point the reports at the imported folder (sets data_dir in params/defaults.yaml)",
+    )
     importer.add_argument(
         "--map",
         dest="column_map",
@@ -99,7 +112,7 @@ def _cli_validate(args: argparse.Namespace) -> int:
     from . import data
 
     report = data.validate(data_dir=args.data_dir)
-    print(report.to_text())
+    print(report.to_text(mask_ids=False))  # the user's own screen; emails/phones stay masked
     return 1 if report.errors else 0
 
 
@@ -111,28 +124,103 @@ def _cli_contract(args: argparse.Namespace) -> int:
 
 
 def _cli_import(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from . import config, importers
 
     # the file is where the user points (their current folder); outputs go to the project
     source = Path(args.source).expanduser().resolve()
+    out_dir = config.resolve(args.out)
     written = importers.import_file(
         source,
         table=args.table,
         preset=args.preset,
         column_map_file=config.resolve(args.column_map) if args.column_map else None,
-        out_dir=config.resolve(args.out),
+        out_dir=out_dir,
+        ask=_ask_on_terminal if sys.stdin.isatty() and sys.stdout.isatty() else None,
     )
+    for note in written.notes:
+        print(note)
     for warning in written.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    for table, rows in (written.tables or {args.table: written.rows}).items():
-        print(f"Imported {rows:,} rows into {table}.")
-    print(
-        f"Files written to {written.path.parent}; check them with `python -m "
-        f"{_project.MODULE_NAME} validate --data-dir {written.path.parent}`."
-    )
+    for table, rows in written.tables.items():
+        derived = " (derived from orders)" if table in written.derived else ""
+        print(f"Imported {rows:,} rows into {table}{derived}.")
+    print(f"Files written to {out_dir}.")
+    print(_data_dir_advice(out_dir, use=args.use))
     return 0
+
+
+def os_error_message(error: OSError) -> str:
+    """An OS error in one line with the path: disk full, no permission, a missing folder."""
+    import errno
+
+    path = error.filename or "a file"
+    if error.filename2:
+        path = f"{path} -> {error.filename2}"
+    reason = error.strerror or str(error) or type(error).__name__
+    advice = {
+        errno.ENOSPC: "free some space on that disk (or point the project at a larger one)",
+        errno.EDQUOT: "free some space within your disk quota",
+        errno.EACCES: "check that your user may write there",
+        errno.EPERM: "check that your user may write there",
+        errno.EROFS: "the disk is read-only; run the project from a writable folder",
+    }.get(error.errno, "check the path and try again")
+    return f"Could not write {path}: {reason}; {advice}."
+
+
+def _ask_on_terminal(question: str, choices: Sequence[str]) -> str:
+    """Ask on the terminal which choice is right (import's unsure guesses)."""
+    print(question)
+    for number, choice in enumerate(choices, 1):
+        print(f"  {number}. {choice}")
+    while True:
+        answer = input(f"Type 1-{len(choices)}: ").strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(choices):
+            return choices[int(answer) - 1]
+
+
+def _data_dir_advice(out_dir: Path, *, use: bool) -> str:
+    """The one setting that points the reports at the import, changed when ``use`` is set."""
+    from . import config
+
+    defaults = config.params_dir() / "defaults.yaml"
+    root = config.project_root()
+    shown = out_dir.relative_to(root).as_posix() if out_dir.is_relative_to(root) else str(out_dir)
+    current = config.read_yaml(defaults).get("data_dir") if defaults.is_file() else None
+    warehouse = (
+        f" (while {config.DATA_URL_ENV} is set, the reports read that warehouse instead)"
+        if os.environ.get(config.DATA_URL_ENV)
+        else ""
+    )
+    if current is not None and config.resolve(str(current)) == out_dir:
+        return f"The reports already read {shown} (data_dir in params/defaults.yaml){warehouse}."
+    if use and defaults.is_file():
+        _set_data_dir(defaults, shown)
+        return (
+            f"Set data_dir: {shown} in params/defaults.yaml: the reports now read your data"
+            f"{warehouse}. Check it with `make validate`."
+        )
+    return (
+        f"The reports still read {current or 'data/sample'}. To use this data, set "
+        f"`data_dir: {shown}` in params/defaults.yaml (or import again with --use), then "
+        f"check it with `make validate`{warehouse}."
+    )
+
+
+def _set_data_dir(defaults: Path, value: str) -> None:
+    """Rewrite the data_dir line of params/defaults.yaml, keeping its comment."""
+    import json
+    import re
+
+    text = defaults.read_text(encoding="utf-8")
+    line = re.compile(r"^data_dir:[^#\n]*(#.*)?$", re.MULTILINE)
+    match = line.search(text)
+    new = f"data_dir: {json.dumps(value)}"
+    if match:
+        comment = f"  {match.group(1)}" if match.group(1) else ""
+        text = text[: match.start()] + new + comment + text[match.end() :]
+    else:
+        text = text.rstrip("\n") + f"\n{new}\n"
+    defaults.write_text(text, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,3 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ERROR: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # disk full, no permission: one line with the path
+        if os.environ.get("SHOP_DEBUG"):
+            raise
+        print(f"ERROR: {os_error_message(error)}", file=sys.stderr)
+        return 1

@@ -236,7 +236,37 @@ TABLES: dict[str, Table] = {
             required=False,
             no_future=("observed_at",),
         ),
+        Table(
+            "decision_log",
+            "Optional: launches reviewed before, for prioritisation. The project keeps its own "
+            "log in data/decision_log.csv (each post-launch review adds a row; add launches "
+            "made elsewhere by hand); a decision_log table here is read as well.",
+            (
+                Column("review_id", "string", "Id of the review or launch.", unique=True),
+                Column("decided_on", "timestamp", "Date of the review's verdict."),
+                Column("hypothesis", "string", "What the change was meant to do.", nullable=True),
+                Column("primary_metric", "string", "Metric the verdict rests on."),
+                Column(
+                    "predicted_effect",
+                    "float",
+                    "Relative effect expected before launch (0.05 = +5%).",
+                    nullable=True,
+                ),
+                Column("measured_effect", "float", "Relative effect measured.", nullable=True),
+                Column("measured_low", "float", "Lower end of its interval.", nullable=True),
+                Column("measured_high", "float", "Upper end of its interval.", nullable=True),
+                Column("verdict", "string", "The review's verdict (ship, roll_back, ...)."),
+            ),
+            required=False,
+            no_future=("decided_on",),
+        ),
     )
 }
 
 LIKERT_PREFIX = "likert_"  # survey columns named likert_<item> hold 1-5 answers
+
+# A table the importer can make from another when the export has none, marked as derived in
+# its file so a real one replaces it: customers from orders, one row per customer id of the
+# orders, signed up at the first order (an export of orders carries no account dates).
+DERIVED_FROM = {"customers": "orders"}
+DERIVED_CUSTOMERS = "one row per customer id of the orders, signed up at their first order"

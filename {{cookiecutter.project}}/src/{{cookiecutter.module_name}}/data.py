@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import ibis
 import ibis.expr.types as ir
@@ -55,6 +55,10 @@ _TRUE_WORDS = ("true", "t", "yes", "y", "1")
 _FALSE_WORDS = ("false", "f", "no", "n", "0")
 _TABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPED_PREFIX = "shop_typed__"  # staged copies of columns during validation
+# Personal data where an anonymous id belongs: an email address, or a phone number written as
+# one (a leading + or the usual separators; plain digits are ordinary numeric ids).
+EMAIL_RE = r"^[^@\s]+@[^@\s]+[.][A-Za-z]{2,}$"
+PHONE_RE = r"^[+][0-9][0-9 ().-]{6,18}[0-9]$|^[(]?[0-9]{3}[)]?[ .-][0-9]{3}[ .-][0-9]{4}$"
 
 _TYPE_WORDS = {
     "string": "text",
@@ -138,16 +142,17 @@ def connect(data_dir: str | Path | None = None) -> ibis.BaseBackend:
 
 
 def _connect_url(url: str) -> ibis.BaseBackend:
+    credentials = config.parse_credentials(url)  # a raw @ or / in a password: refused here
     scheme = urlsplit(url).scheme
     if not scheme:
-        raise ValueError(
+        raise UserError(
             f"The environment variable {config.DATA_URL_ENV} does not hold a connection URL; "
             f"expected e.g. postgresql://user:password@host:5432/shop."
         )
     try:
         con = ibis.connect(url)
     except Exception as error:  # any driver error: re-raised in plain words, URL scrubbed
-        reason = _scrub(str(error), url).rstrip(".")
+        reason = _scrub(str(error), credentials).rstrip(".")
         if isinstance(error, ImportError) or "dependencies" in reason:
             advice = f"install the Ibis driver: pip install 'ibis-framework[{scheme}]'"
         else:
@@ -156,7 +161,7 @@ def _connect_url(url: str) -> ibis.BaseBackend:
                 "server is running and reachable"
             )
         # "from None": the original traceback could quote the URL, password included
-        raise ValueError(
+        raise UserError(
             f"Could not connect to the database named by the environment variable "
             f"{config.DATA_URL_ENV} (a {scheme} URL): {reason}. Please {advice}."
         ) from None
@@ -164,19 +169,23 @@ def _connect_url(url: str) -> ibis.BaseBackend:
     return con
 
 
-def _scrub(message: str, url: str) -> str:
-    """An error message without the URL or its password (a URL may hold one)."""
+def _scrub(message: str, credentials: config.UrlCredentials) -> str:
+    """An error message without the URL or its credentials (parsed parts, every spelling)."""
     first_line = (message.strip().splitlines() or ["unknown error"])[0]
-    parts = urlsplit(url)
-    secrets = [url, parts.netloc, parts.password or "", unquote(parts.password or "")]
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        first_line = first_line.replace(secret, "***")
+    for secret in credentials.secrets:
+        if config.is_strong_secret(secret):
+            first_line = first_line.replace(secret, "***")
+        else:  # a plain word: only where it stands as the credential
+            first_line = re.sub(rf"(?<=:){re.escape(secret)}(?=@)", "***", first_line)
+            first_line = re.sub(
+                rf"(?i)(password\W{{0,3}}){re.escape(secret)}\b", r"\1***", first_line
+            )
     return first_line[:300]
 
 
 def _connect_folder(folder: Path) -> ibis.BaseBackend:
     if not folder.is_dir():
-        raise ValueError(
+        raise UserError(
             f"The data folder {folder} does not exist. Run `make data` for the sample shop, "
             f"or set data_dir in params/defaults.yaml to the folder holding your tables, or set "
             f"{config.DATA_URL_ENV} to read from a database."
@@ -328,7 +337,7 @@ def has_table(con: ibis.BaseBackend, name: str) -> bool:
 def _raw_table(con: ibis.BaseBackend, name: str) -> ir.Table:
     raw = _lookup(con, name)
     if raw is None:
-        raise ValueError(_missing_table_message(name, _source_of(con)))
+        raise UserError(_missing_table_message(name, _source_of(con)))
     return raw
 
 
@@ -359,7 +368,7 @@ def table(con: ibis.BaseBackend, name: str) -> ir.Table:
         return raw
     missing = [c for c in spec.required_columns if c not in raw.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The {name} table has no column {', '.join(missing)}. "
             f"{_columns_found(raw.columns, missing[0])} Rename the column in your data or "
             f"import the file with a column map (params/import.yaml)."
@@ -522,7 +531,7 @@ def _from_number(value: ir.NumericValue, logical: str, physical: Any) -> ir.Valu
         if physical.is_integer():
             return value.cast("int64")
         number = value.cast("float64")  # decimals too: isnan() is defined for floats only
-        whole = number.notnull() & ~number.isnan() & (number == number.floor())
+        whole = number.notnull() & ~number.isnan() & ~number.isinf() & (number == number.floor())
         return ibis.cases((whole, number.cast("int64")), else_=ibis.null("int64"))
     if logical == "bool":
         return ibis.cases((value == 1, True), (value == 0, False), else_=ibis.null("boolean"))
@@ -547,16 +556,42 @@ class Problem:
     examples: tuple[dict[str, Any], ...]
     message: str
 
-    def to_text(self) -> str:
+    def to_text(self, *, mask_ids: bool = True) -> str:
+        """The problem in one line; ids of people in the examples are masked (``ab***yz``)
+        unless ``mask_ids`` is False, and email- or phone-like values always are."""
         where = f"{self.table}.{self.column}" if self.column else self.table
         text = f"{where} — {self.message.rstrip('.')} (rule: {self.rule})."
         if self.examples:
-            text += " Examples: " + ", ".join(_format_example(e) for e in self.examples)
+            shown = ", ".join(_format_example(e, mask_ids) for e in self.examples)
+            text += " Examples: " + shown
         return text
 
 
-def _format_example(example: dict[str, Any]) -> str:
-    return " ".join(f"{key}={_format_value(value)}" for key, value in example.items())
+# Ids of people: masked in every message that may reach a log or a page.
+PERSON_ID_COLUMNS = frozenset({"customer_id", "visitor_id", "unit_id"})
+
+
+def is_identifier_column(name: str) -> bool:
+    """Columns holding ids (``customer_id``, ``order_id``, ``unit_id``...): checked for emails
+    and phone numbers, which have no place in an id."""
+    return name.endswith("_id") and name != "experiment_id"
+
+
+mask_identifier = config.mask_identifier
+mask_pii = config.mask_pii
+
+
+def _format_example(example: dict[str, Any], mask_ids: bool = True) -> str:
+    shown = []
+    for key, value in example.items():
+        personal = isinstance(value, str) and bool(
+            re.match(EMAIL_RE, value.strip()) or re.match(PHONE_RE, value.strip())
+        )
+        if value is not None and ((mask_ids and key in PERSON_ID_COLUMNS) or personal):
+            shown.append(f"{key}={mask_identifier(value)}")
+        else:
+            shown.append(f"{key}={mask_pii(_format_value(value))}")
+    return " ".join(shown)
 
 
 def _format_value(value: Any) -> str:
@@ -589,8 +624,11 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def to_text(self, *, include_warnings: bool = True) -> str:
-        """The report in plain words, grouped by table: errors first, then warnings."""
+    def to_text(self, *, include_warnings: bool = True, mask_ids: bool = True) -> str:
+        """The report in plain words, grouped by table: errors first, then warnings.
+
+        Identifier values in examples are masked unless ``mask_ids`` is False (the ``validate``
+        command, on the user's own screen); email- and phone-like values always are."""
         shown = [p for p in self.problems if include_warnings or p.severity == ERROR]
         checked = ", ".join(f"{name} ({n:,} rows)" for name, n in self.rows.items())
         headline = (
@@ -606,7 +644,8 @@ class ValidationReport:
             for problem in sorted(
                 (p for p in shown if p.table == name), key=lambda p: p.severity != ERROR
             ):
-                lines.append(f"  {problem.severity.upper()}: {problem.to_text()}")
+                text = problem.to_text(mask_ids=mask_ids)
+                lines.append(f"  {problem.severity.upper()}: {text}")
         if self.ok:
             lines += [
                 "",
@@ -689,7 +728,7 @@ def validate(
     wanted = list(contract.TABLES) if tables is None else list(dict.fromkeys(tables))
     unknown = [name for name in wanted if name not in contract.TABLES]
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"There is no table {unknown[0]!r} in the data contract; known tables: "
             f"{', '.join(contract.TABLES)}."
         )
@@ -725,7 +764,7 @@ def _lookup(con: ibis.BaseBackend, name: str) -> ir.Table | None:
     """The raw table, None when absent; ValueError when its file cannot be read."""
     source = _source_of(con)
     if name in source.unreadable:
-        raise ValueError(source.unreadable[name])
+        raise UserError(source.unreadable[name])
     try:
         return con.table(name)
     except TableNotFound:
@@ -902,6 +941,31 @@ def _column_checks(
                 ),
             )
         )
+    if logical in ("float", "int") and cast.physical.startswith(("float", "double", "string")):
+        checks.append(
+            _Check(
+                name,
+                "values must be finite numbers",
+                ERROR,
+                _infinite(_raw_number(staged[name], cast)),
+                lambda n: f"{_rows_are(n)} infinite (inf or -inf)",
+            )
+        )
+    if logical == "string" and is_identifier_column(name) and cast.physical.startswith("string"):
+        text = staged[name].strip()
+        checks.append(
+            _Check(
+                name,
+                "ids must be anonymous, never an email address or phone number",
+                ERROR,
+                text.re_search(EMAIL_RE) | text.re_search(PHONE_RE),
+                lambda n: (
+                    f"{_rows_have(n)} an email address or phone number as id; hash them "
+                    f"(`python -m {_project.MODULE_NAME} import` does) so reports hold no "
+                    "personal data"
+                ),
+            )
+        )
     nullable = column.nullable if column is not None else True
     if not nullable:
         blank = "blank or NaN" if cast.physical.startswith("float") else "blank"
@@ -959,6 +1023,20 @@ def _column_checks(
             )
         )
     return checks
+
+
+def _raw_number(raw: ir.Value, cast: _Cast) -> ir.Value:
+    """The column as float64 before any rounding to int (text parsed as in :func:`_cast`)."""
+    if cast.physical.startswith("string"):
+        text = raw.strip()
+        return ibis.cases(
+            (text.re_search(_NUMBER_RE), text.try_cast("float64")), else_=ibis.null("float64")
+        )
+    return raw.cast("float64")
+
+
+def _infinite(number: ir.Value) -> ir.BooleanValue:
+    return number.notnull() & number.isinf()
 
 
 def _non_negative_rule(table_name: str, column: str) -> str:
@@ -1213,7 +1291,7 @@ def check(
     if report.warnings:
         print("Worth a look:\n" + "\n".join(f"- {w.to_text()}" for w in report.warnings))
     if report.errors:
-        raise ValueError(
+        raise UserError(
             "The data does not meet the data contract, so this report would be wrong. "
             "Fix these problems and run it again.\n" + report.to_text(include_warnings=False)
         )

@@ -13,8 +13,10 @@ nbconvert's ``lab`` template does the layout; this module decides what a stakeho
   mermaid from a CDN, so every ``<script>`` element of the rendered page is removed (notebook
   content cannot contain one any more: it was sanitized first). CSS is inlined by nbconvert;
   figures are embedded as data URIs; images pointing at the web are dropped;
-- a banner when the notebook failed or timed out (with a marker where it stopped) and a footer
-  with the run id, the data as-of date and the non-secret parameters.
+- a banner when the notebook failed or timed out (with a marker where it stopped), saying in
+  plain words what happened; the error output itself (a traceback: code and paths) is never
+  shown, it is in run.log;
+- a footer with the run id, the data as-of date and the non-secret parameters.
 """
 
 from __future__ import annotations
@@ -229,8 +231,9 @@ def _prepare(nb: nbformat.NotebookNode, page: Page) -> nbformat.NotebookNode:
         )
         prepared.cells.insert(index, marker)
     for cell in prepared.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [_without_active_content(o) for o in cell.outputs]
+        if cell.cell_type == "code":  # a traceback shows code and paths: run.log has it
+            kept = [o for o in cell.outputs if o.get("output_type") != "error"]
+            cell.outputs = [_without_active_content(o) for o in kept]
     prepared.metadata.pop("widgets", None)  # would pull the widget manager from a CDN
     prepared.metadata["title"] = _title(prepared) or page.notebook
     return prepared

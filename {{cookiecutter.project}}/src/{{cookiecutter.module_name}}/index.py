@@ -127,9 +127,15 @@ def headline_value(value: Any, field: str = "value") -> Any:
     return value if isinstance(value, bool | int | float | str) else None
 
 
-def headline(metric: str) -> Headline:
-    """How a recorded metric is named and written (``report.HEADLINES``, else its own name)."""
-    return HEADLINES.get(metric, Headline(metric, "number"))
+def headline(metric: str, recorded: Any = None) -> Headline:
+    """How a recorded metric is named and written: ``report.HEADLINES``, else the label and kind
+    the notebook recorded with it (``report.record(..., label=, kind=)``), else its own name."""
+    if metric in HEADLINES:
+        return HEADLINES[metric]
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("label"), str):
+        kind = recorded.get("kind")
+        return Headline(recorded["label"], kind if kind in HEADLINE_FORMATS else "number")
+    return Headline(metric, "number")
 
 
 # How each kind of ``report.Headline`` is written: (value, currency) -> text.
@@ -145,11 +151,13 @@ HEADLINE_FORMATS: dict[str, Callable[[float, str], str]] = {
 }
 
 
-def format_headline(metric: str, value: Any, currency: str = _project.CURRENCY) -> str:
+def format_headline(
+    metric: str, value: Any, currency: str = _project.CURRENCY, recorded: Any = None
+) -> str:
     """A headline value as a stakeholder reads it: ``$146.6k``, ``52.5%``, ``35 days``."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return format_value(value)
-    return HEADLINE_FORMATS[headline(metric).kind](value, currency)
+    return HEADLINE_FORMATS[headline(metric, recorded).kind](value, currency)
 
 
 def _currency(run: Mapping[str, Any], notebook: str) -> str:
@@ -192,11 +200,11 @@ def sparkline_svg(
 def _notebook_row(name: str, nb: Mapping[str, Any], currency: str) -> str:
     status = nb["status"]
     metrics = nb.get("metrics") or {}
-    shown = {m: headline_value(value, headline(m).field) for m, value in metrics.items()}
+    shown = {m: headline_value(value, headline(m, value).field) for m, value in metrics.items()}
     shown = {m: shown[m] for m in sorted(shown, key=_rank) if shown[m] is not None}
     values = "".join(
-        f"<li>{escape(headline(metric).label)}: "
-        f"<strong>{escape(format_headline(metric, value, currency))}</strong></li>"
+        f"<li>{escape(headline(metric, metrics[metric]).label)}: "
+        f"<strong>{escape(format_headline(metric, value, currency, metrics[metric]))}</strong></li>"
         for metric, value in shown.items()
     )
     if len(shown) < len(metrics):
@@ -205,7 +213,8 @@ def _notebook_row(name: str, nb: Mapping[str, Any], currency: str) -> str:
     error = nb.get("error")
     if error:
         where = f"cell {error['cell']}: " if error.get("cell") is not None else ""
-        cell = f'<p class="error">{escape(where + str(error.get("exception", "")))}</p>{cell}'
+        said = error.get("message") or error.get("exception", "")  # plain words when recorded
+        cell = f'<p class="error">{escape(where + str(said))}</p>{cell}'
     return (
         f'<tr><td><a href="{escape(name)}.html">{escape(_humanise(name))}</a><br>'
         f'<small><a href="{escape(name)}.ipynb">executed notebook</a></small></td>'
@@ -236,13 +245,17 @@ def _history_table(runs: Sequence[Mapping[str, Any]]) -> str:
     for (name, metric), points in history.items():
         run_id, newest = points[-1]
         currency = _currency(by_id[run_id], name)
+        recorded = (by_id[run_id]["notebooks"][name].get("metrics") or {}).get(metric)
 
-        def text(value: float, metric: str = metric, currency: str = currency) -> str:
-            return format_headline(metric, value, currency)
+        def text(
+            value: float, metric: str = metric, currency: str = currency, recorded: Any = recorded
+        ) -> str:
+            return format_headline(metric, value, currency, recorded)
 
         flag = ' <span class="status failed">alert</span>' if (name, metric) in alerted else ""
         rows.append(
-            f"<tr><td>{escape(_humanise(name))}</td><td>{escape(headline(metric).label)}</td>"
+            f"<tr><td>{escape(_humanise(name))}</td>"
+            f"<td>{escape(headline(metric, recorded).label)}</td>"
             f"<td>{sparkline_svg([v for _, v in points], text=text)}</td>"
             f"<td><strong>{escape(text(newest))}</strong>{flag}</td>"
             f'<td><a href="{escape(run_id)}/{escape(name)}.html">{escape(run_id)}</a></td></tr>'

@@ -63,6 +63,13 @@ HEADLINES: dict[str, Headline] = {
     "srm_p": Headline("Traffic split check (SRM p-value)", "p_value"),
     "cuped_variance_reduction": Headline("Variance removed by CUPED", "share"),
     "did_estimate": Headline("Effect before/after launch (diff-in-diff)", "number"),
+    # prioritisation
+    "backlog_items": Headline("Initiatives in the backlog", "count"),
+    "now_items": Headline("Initiatives planned for this period", "count"),
+    "now_effort_weeks": Headline("Person-weeks planned for this period", "number"),
+    "leader_p_first": Headline("Chance the leading initiative ranks first", "share"),
+    "impact_shrinkage": Headline("Impact scaling from past launches", "ratio"),
+    "launches_in_log": Headline("Past launches calibrating impact", "count"),
     # segmentation
     "n_customers": Headline("Customers analysed", "count"),
     "k": Headline("Behaviour groups", "count"),
@@ -96,9 +103,19 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"record() cannot store a {type(value).__name__}; pass numbers or text.")
 
 
-def record(name: str, value: Any) -> Any:
-    """Keep a headline value for summary.json and the run index; returns the value."""
-    _recorded[name] = to_jsonable(value)
+def record(name: str, value: Any, *, label: str | None = None, kind: str | None = None) -> Any:
+    """Keep a headline value for summary.json and the run index; returns the value.
+
+    A notebook names its own numbers with ``label`` (plain words) and ``kind`` (how it is
+    written: a key of ``index.HEADLINE_FORMATS``, default ``number``); it is then stored as
+    ``{"value": ..., "label": ..., "kind": ...}`` and needs no entry in :data:`HEADLINES`.
+    """
+    stored = to_jsonable(value)
+    if label is not None or kind is not None:
+        if isinstance(stored, Mapping):
+            raise TypeError("record(label=...) takes one number or text, not a mapping.")
+        stored = {"value": stored, "label": str(label or name), "kind": str(kind or "number")}
+    _recorded[name] = stored
     target = os.environ.get(METRICS_ENV)
     if target:
         path = Path(target)

@@ -7,19 +7,32 @@ does not stop the others. With a core to spare (fewer jobs than cores), the next
 worker and kernel start ahead of its turn and import what it imports (``_warmup``), so it
 begins the moment the one before ends; its time limit counts from then.
 
-The run is written to ``reports/.tmp-<run-id>/`` and renamed to ``reports/<run-id>/`` when
-done: per notebook the executed ``NAME.ipynb`` and a code-free ``NAME.html``, plus
-``summary.json``, ``run.log`` and ``index.html``. ``reports/latest`` is switched to the run only
-when every notebook succeeded, and ``reports/index.html`` lists all runs with the history of each
+The run is written to ``reports/.tmp-<run-id>/`` (readable by its owner only) and renamed to
+``reports/<run-id>/`` when done: per notebook the executed ``NAME.ipynb`` and a code-free
+``NAME.html``, plus ``summary.json``, ``run.log`` and ``index.html``. Exports the notebooks write
+to ``data/exports/`` go to the run's staging folder ``data/.staging-<run-id>/exports/`` instead
+(``config.write_atomically``). ``reports/index.html`` lists all runs with the history of each
 headline value. A lock on ``reports/`` keeps two runs apart.
+
+Publishing is all-or-nothing: only a fully successful *full* run (every notebook, no ``--only``,
+``--params`` or ``-p``) is published: customer actions are built from the staged exports, then
+the exports replace those in ``data/exports/``, the decision-log rows are added and
+``reports/latest`` moves to the run, everything prepared before the first file is replaced.
+A failed, stopped, killed or partial run changes none of them (its pages stay in
+``reports/<run-id>/``). Workers and kernels never outlive the run: they end themselves when the
+runner is gone (see ``_worker``); SIGTERM, SIGINT and SIGHUP stop the run cleanly; what a killed
+run left behind is removed at the next start.
 
 Exit codes:
 
 - 0: every notebook ran and no metric alert fired;
-- 1: a notebook failed or timed out (the others still ran; ``latest`` is unchanged);
+- 1: a notebook failed or timed out (the others still ran; ``latest`` is unchanged), or the run
+  could not be written or published (disk full, no permission: the message names the path);
 - 2: the run could not start: a bad option, parameter or file (message on stderr);
 - 3: every notebook ran, but a headline value is outside its bounds in ``params/alerts.yaml``;
-- 4: another run holds the lock on ``reports/`` (see ``--wait``).
+- 4: another run holds the lock on ``reports/`` (see ``--wait``);
+- 5: the run was stopped (SIGTERM, SIGINT or SIGHUP): workers and kernels were ended, nothing
+  was published and the run's temporary folders were removed.
 
 ``python -m <module> new NAME`` creates a notebook from the house skeleton that the runner, the
 tests and the HTML pick up with no further wiring.
@@ -45,7 +58,6 @@ from dataclasses import dataclass, field
 from html import escape as html_escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import _project, config
 from .decisions import DECISION_KEY, DECISION_LOG_KEY
@@ -55,6 +67,10 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2  # raised as ValueError and turned into the code by cli.main
 EXIT_ALERT = 3
 EXIT_LOCKED = 4
+EXIT_STOPPED = 5
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
 
 DEFAULT_TIMEOUT = 1800.0  # seconds for a whole notebook
 DEFAULT_CELL_TIMEOUT = 600.0  # seconds for one cell
@@ -67,6 +83,9 @@ EXIT_CODES_HELP = """exit codes:
   2  the run could not start: a bad option, parameter or file
   3  every notebook ran, but a headline value is outside its bounds in params/alerts.yaml
   4  another run holds the lock on reports/ (see --wait)
+  5  the run was stopped (SIGTERM, SIGINT, SIGHUP); nothing was published
+Only a fully successful full run (no --only, --params or -p) replaces reports/latest,
+data/exports and the decision log; other runs keep their pages in reports/<run-id>/.
 """
 
 # Parameter names that look like credentials. Parameters are written into the executed notebook,
@@ -94,6 +113,14 @@ _SKELETON_MODULE = "shop_insights"  # the package name the skeleton is written w
 
 class RunLocked(Exception):
     """Another run holds ``reports/.lock``."""
+
+
+class RunStopped(Exception):
+    """A stop signal (SIGTERM, SIGINT, SIGHUP) arrived while the run was under way."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 # --------------------------------------------------------------------------- command line
@@ -186,6 +213,9 @@ def cli_run(args: argparse.Namespace) -> int:
     except RunLocked as busy:
         print(f"ERROR: {busy}", file=sys.stderr)
         return EXIT_LOCKED
+    except RunStopped as stopped:  # before any notebook started
+        print(f"ERROR: the run was {stopped}; nothing was published.", file=sys.stderr)
+        return EXIT_STOPPED
 
 
 def cli_new(args: argparse.Namespace) -> int:
@@ -294,7 +324,13 @@ def plan_notebooks(
     plans = []
     for name in selected:
         merged = config.layered_params(name, files, overrides)
-        passed = report.to_jsonable({k: v for k, v in merged.items() if k in declared[name]})
+        types = declared_types(available[name])
+        checked = {
+            k: check_parameter(name, k, v, types.get(k))
+            for k, v in merged.items()
+            if k in declared[name]
+        }
+        passed = report.to_jsonable(checked)
         shown = declared[name] | passed
         shown = {k: v for k, v in shown.items() if not is_secret_name(k)}
         plans.append(NotebookPlan(name, available[name], passed, shown))
@@ -398,6 +434,97 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     return declared
 
 
+@dataclass(frozen=True)
+class ParameterType:
+    """What a parameters cell says a parameter is: ``name: int = 1  # ... (0-1)``."""
+
+    annotation: str  # int, float, str, bool, list, dict
+    low: float | None = None  # a documented range, e.g. "(0-1)" in its help comment
+    high: float | None = None
+
+
+_KINDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "list": "a list, e.g. [a, b]",
+    "dict": "a mapping, e.g. {a: 1}",
+}
+_RANGE = re.compile(r"\((-?\d+(?:\.\d+)?)\s*[-–]\s*(-?\d+(?:\.\d+)?)\)")
+
+
+def declared_types(path: Path) -> dict[str, ParameterType]:
+    """The annotated type of each parameter (and a range its help comment gives as ``(a-b)``)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells or cells[0].cell_type != "code":
+        return {}
+    source = cells[0].source
+    lines = source.splitlines()
+    types: dict[str, ParameterType] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}  # declared_parameters reports it
+    for node in tree.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        if not (isinstance(node.annotation, ast.Name) and node.annotation.id in _KINDS):
+            continue
+        comment = lines[node.lineno - 1].partition("#")[2] if node.lineno <= len(lines) else ""
+        found = _RANGE.search(comment) if node.annotation.id in ("int", "float") else None
+        low, high = (float(found.group(1)), float(found.group(2))) if found else (None, None)
+        types[node.target.id] = ParameterType(node.annotation.id, low, high)
+    return types
+
+
+def check_parameter(notebook: str, name: str, value: Any, kind: ParameterType | None) -> Any:
+    """The value as the notebook's parameters cell types it, or a one-line ValueError.
+
+    Whole numbers pass for ``float``; numbers and true/false given for a ``str`` parameter are
+    passed as their text (``-p n_clusters=4``); ``inf`` and ``nan`` are refused for numbers.
+    """
+    if kind is None:
+        return value
+    where = f"The parameter {name} of notebooks/{notebook}.ipynb"
+    bad = ValueError(
+        f"{where} must be {_KINDS[kind.annotation]} (`{name}: {kind.annotation}` in its "
+        f"parameters cell), not {value!r}; fix it in params/ or on the command line."
+    )
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind.annotation == "str":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dt.date):  # YAML reads 2026-01-31 as a date
+            return value.isoformat()
+        if number or isinstance(value, bool):
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        raise bad
+    if kind.annotation == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind.annotation in ("list", "dict"):
+        if not isinstance(value, list if kind.annotation == "list" else dict):
+            raise bad
+        return value
+    if not number or value != value or value in (float("inf"), float("-inf")):
+        raise bad
+    if kind.annotation == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise bad
+        value = int(value)
+    if (kind.low is not None and value < kind.low) or (kind.high is not None and value > kind.high):
+        raise ValueError(
+            f"{where} must be between {kind.low:g} and {kind.high:g} (its parameters cell says "
+            f"so), not {value!r}."
+        )
+    return value
+
+
 def _default_value(node: ast.expr, source: str) -> Any:
     try:
         value = ast.literal_eval(node)
@@ -410,8 +537,21 @@ def _default_value(node: ast.expr, source: str) -> Any:
 # --------------------------------------------------------------------------- secrets
 
 
+# A URL with a user part (scheme://user[:password]@...): its credentials are secrets.
+_CREDENTIAL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*@")
+_CREDENTIAL_WORDS = r"password|passwd|pwd|secret|token|api[_-]?key|auth"
+
+
 class Redactor:
-    """Replaces secret values (the data URL, its password, secret-looking env vars) by ``***``.
+    """Masks secrets (``***``) by the parsed parts of every credential-bearing value.
+
+    Secrets are the data URL (``SHOP_DATA_URL``) and every environment variable holding a URL
+    with credentials, split into their parts (the whole URL, ``user:password``, the password
+    as written and decoded), plus the values of secret-looking variables (``*_TOKEN``...).
+    A distinctive secret is masked wherever it appears; one that is a plain word
+    (``customers``) only where it stands as a credential (``:customers@``,
+    ``password=customers``), so it does not garble the pages. A URL that does not parse one
+    way only is masked from ``://`` to its last ``@``.
 
     Parameters
     ----------
@@ -422,23 +562,46 @@ class Redactor:
     MASK = "***"
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        from .errors import UserError
+
         environ = os.environ if environ is None else environ
-        values = set()
-        url = environ.get(config.DATA_URL_ENV, "")
-        if url:
-            values.add(url)
-            with contextlib.suppress(ValueError):
-                values.add(urlsplit(url).password or "")
-        values |= {v for k, v in environ.items() if is_secret_name(k) and len(v) >= 8}
-        values = {v for v in values if len(v) >= 4}
-        values |= {html_escape(v) for v in values}  # as it appears inside an HTML page
+        everywhere: set[str] = set()
+        contexts: list[re.Pattern[str]] = []
+        for name, raw in environ.items():
+            value = raw.strip()
+            if not value:
+                continue
+            parts: tuple[str, ...] = ()
+            if name == config.DATA_URL_ENV or _CREDENTIAL_URL.match(value):
+                try:
+                    parts = config.parse_credentials(value, name).secrets
+                except UserError:
+                    scheme, _, rest = value.partition("://")
+                    head = rest[: rest.rfind("@")] if "@" in rest else ""
+                    parts = (value, head, head.partition(":")[2])
+            elif is_secret_name(name):
+                parts = (value,)
+            for part in filter(None, parts):
+                if config.is_strong_secret(part):
+                    everywhere.add(part)
+                    continue
+                word = re.escape(part)
+                contexts.append(re.compile(rf"(?<=:){word}(?=@)"))
+                keys = f"{_CREDENTIAL_WORDS}|{re.escape(name)}"
+                contexts.append(
+                    re.compile(rf"(?i)(\b(?:{keys})\b[\"']?\s*[=:]\s*[\"']?){word}(?![\w-])")
+                )
+        everywhere |= {html_escape(v) for v in everywhere}  # as it appears inside an HTML page
         # Longest first: the whole URL goes before its password.
-        self._secrets = sorted(values, key=len, reverse=True)
+        self._secrets = sorted(everywhere, key=len, reverse=True)
+        self._contexts = contexts
 
     def text(self, value: str) -> str:
         """The text with every secret value masked."""
         for secret in self._secrets:
             value = value.replace(secret, self.MASK)
+        for pattern in self._contexts:
+            value = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + self.MASK, value)
         return value
 
     def deep(self, value: Any) -> Any:
@@ -458,7 +621,7 @@ class _RedactFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor.text(record.getMessage())
+        record.msg = config.mask_pii(self.redactor.text(record.getMessage()))
         record.args = ()
         return True
 
@@ -660,18 +823,116 @@ def run_reports(options: RunOptions | None = None) -> RunResult:
     """
     options = options or RunOptions()
     options.check()
+    url = os.environ.get(config.DATA_URL_ENV, "").strip()
+    if url:  # a password with a raw @ or / would be split and echoed: refused before any kernel
+        config.parse_credentials(url)
     plans, warnings = plan_notebooks(options.only, options.params_files, options.overrides)
     bounds = load_alerts()
     reports = config.reports_dir()
-    with _run_lock(reports, options.wait):
+    with _run_lock(reports, options.wait), _stop_signals() as stop:
+        cleaned = remove_leftovers(reports)
         run_id = _new_run_id(reports, options.run_id)
         run = _RunFolder(reports, run_id)
         redactor = Redactor()
-        log = _open_log(run.tmp / "run.log", run_id, redactor)
         try:
-            return _run(plans, warnings, bounds, options, run, redactor, log)
+            _private_folder(run.tmp)
+            _private_folder(run.exports)
+            log = _open_log(run.tmp / "run.log", run_id, redactor)
+        except OSError as error:
+            _discard(run)
+            return _could_not_write(run, error)
+        try:
+            if cleaned:
+                log.info("Removed %s left by a run that was killed.", ", ".join(cleaned))
+            return _run(plans, warnings, bounds, options, run, redactor, log, stop)
+        except RunStopped as stopped:
+            log.error("The run was %s: nothing was published.", stopped)
+            _close_log(log)
+            _discard(run)
+            return RunResult(run_id, run.final, EXIT_STOPPED, {})
+        except OSError as error:  # disk full, permissions: one line, nothing half-published
+            _close_log(log)
+            _discard(run)
+            return _could_not_write(run, error)
+        except BaseException:
+            _close_log(log)
+            _discard(run)  # never leave an unredacted notebook behind
+            raise
         finally:
             _close_log(log)
+
+
+def _could_not_write(run: _RunFolder, error: OSError) -> RunResult:
+    from .cli import os_error_message
+
+    print(f"ERROR: {os_error_message(error)} Nothing was published.", file=sys.stderr)
+    return RunResult(run.run_id, run.final, EXIT_FAILED, {})
+
+
+def _private_folder(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)  # until redacted: executed notebooks and staged lists
+
+
+def _discard(run: _RunFolder) -> None:
+    """Remove what a run that will not be published wrote: its temporary and staging folders."""
+    shutil.rmtree(run.tmp, ignore_errors=True)
+    shutil.rmtree(run.staging, ignore_errors=True)
+    exports = config.exports_dir()
+    if exports.is_dir():
+        for partial in exports.glob(f".*.{run.run_id}.publish*"):
+            partial.unlink(missing_ok=True)
+
+
+def remove_leftovers(reports: Path) -> list[str]:
+    """Delete what a killed run left (its ``.tmp-*`` and staging folders); names removed.
+
+    Called with the lock held, so no other run is using them.
+    """
+    removed = []
+    data = config.project_root() / "data"
+    for pattern, folder in ((".tmp-*", reports), (".latest-*", reports), (".staging-*", data)):
+        for path in sorted(folder.glob(pattern)) if folder.is_dir() else ():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(str(path.relative_to(config.project_root())))
+    exports = config.exports_dir()
+    for partial in sorted(exports.glob(".*.partial*")) if exports.is_dir() else ():
+        partial.unlink(missing_ok=True)
+        removed.append(str(partial.relative_to(config.project_root())))
+    return removed
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[_StopState]:
+    """SIGTERM, SIGINT and SIGHUP raise RunStopped, except while publishing (then they wait)."""
+    import threading
+
+    state = _StopState()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if state.critical:
+            state.pending = signum
+            return
+        raise RunStopped(signum)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        yield state
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@dataclass
+class _StopState:
+    critical: bool = False  # publishing: a stop signal waits until it is done
+    pending: int | None = None
 
 
 @dataclass(frozen=True)
@@ -684,12 +945,27 @@ class _RunFolder:
         return self.reports / f".tmp-{self.run_id}"
 
     @property
+    def staging(self) -> Path:  # next to data/exports (same disk: renames are atomic)
+        return config.project_root() / "data" / f".staging-{self.run_id}"
+
+    @property
+    def exports(self) -> Path:
+        return self.staging / "exports"
+
+    @property
     def work(self) -> Path:  # scratch: specs, worker logs, metrics; removed at the end
         return self.tmp / ".work"
 
     @property
     def final(self) -> Path:
         return self.reports / self.run_id
+
+
+def is_full_run(options: RunOptions) -> bool:
+    """Every notebook with the project's own parameters: the only kind of run published."""
+    everyone = set(discover_notebooks())
+    chosen = set(options.only) or everyone
+    return chosen == everyone and not options.params_files and not options.overrides
 
 
 def _run(
@@ -700,10 +976,12 @@ def _run(
     run: _RunFolder,
     redactor: Redactor,
     log: logging.Logger,
+    stop: _StopState,
 ) -> RunResult:
     from . import index
 
     started_at = _utc_now()
+    full = is_full_run(options)
     jobs = min(options.jobs or _cpu_count(), len(plans))
     log.info(
         "Run %s: %d notebook(s), %d at a time, limits %gs per notebook / %gs per cell.",
@@ -727,15 +1005,18 @@ def _run(
     for alert in alerts:
         log.warning("ALERT %s", alert["message"])
     summary = _summary(run.run_id, started_at, plans, results, alerts, redactor)
+    summary["scope"] = "full" if full else "partial"
     _write_text(run.tmp / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     _write_text(run.tmp / "index.html", index.run_index_html(summary))
 
     failed = [r.name for r in results if r.status != "ok"]
     exit_code = EXIT_FAILED if failed else EXIT_ALERT if alerts else EXIT_OK
     where = run.final.relative_to(config.project_root())
+    publish = not failed and full
     if failed:
         log.info(
-            "Done: %d of %d ok; not ok: %s. Reports in %s/ (reports/latest unchanged).",
+            "Done: %d of %d ok; not ok: %s. Reports in %s/ (reports/latest and data/exports "
+            "unchanged).",
             len(results) - len(failed),
             len(results),
             ", ".join(failed),
@@ -748,16 +1029,88 @@ def _run(
             f", {len(alerts)} alert(s)" if alerts else "",
             where,
         )
+    if not failed and not full:
+        log.info(
+            "Not published: a partial run (--only, --params or -p) never replaces "
+            "reports/latest, data/exports or the decision log; its pages stay in %s/.",
+            where,
+        )
+    moves = _prepare_publishing(run, results, log) if publish else []
     shutil.rmtree(run.work, ignore_errors=True)
     _close_log(log)  # before the rename: an open file blocks renaming its folder on Windows
-    os.rename(run.tmp, run.final)
-    if not failed:
-        point_latest(run.reports, run.run_id)
+    stop.critical = True  # from here on a stop signal waits: the switch is a few renames
+    try:
+        os.rename(run.tmp, run.final)
+        run.final.chmod(_default_mode())
+        if publish:
+            for source, target in moves:
+                os.replace(source, target)
+            point_latest(run.reports, run.run_id)
+    finally:
+        stop.critical = False
+        shutil.rmtree(run.staging, ignore_errors=True)
     overview = index.reports_index_html(
         index.load_runs(run.reports), index.latest_run_id(run.reports)
     )
     _write_text(run.reports / "index.html", overview)
     return RunResult(run.run_id, run.final, exit_code, summary)
+
+
+def write_customer_actions(staged_exports: Path) -> Path | None:
+    """THE publishing hook for the customer-actions export (design §4): called with the run's
+    staged exports folder before anything is published; None while the project has no
+    ``actions`` module."""
+    import importlib
+    import importlib.util
+
+    name = f"{__package__}.actions"
+    if importlib.util.find_spec(name) is None:
+        return None
+    actions = importlib.import_module(name)  # an error inside actions is a real error
+    return actions.write_customer_actions(staged_exports)
+
+
+def _prepare_publishing(
+    run: _RunFolder, results: list[NotebookResult], log: logging.Logger
+) -> list[tuple[Path, Path]]:
+    """Everything that can fail, done before the first published file is replaced.
+
+    Builds the customer actions from the staged exports, puts each staged file next to its
+    target (same disk, so the final ``os.replace`` is atomic) and writes the new decision log
+    beside the old one. Returns the (prepared file, target) renames.
+    """
+    from . import decision_log
+
+    write_customer_actions(run.exports)
+    exports = config.exports_dir()
+    moves: list[tuple[Path, Path]] = []
+    found = run.exports.rglob("*") if run.exports.is_dir() else ()
+    staged = sorted(p for p in found if p.is_file())
+    for source in staged:
+        target = exports / source.relative_to(run.exports)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.stat(target.parent).st_dev != os.stat(source).st_dev:  # another disk: copy first
+            copied = target.with_name(f".{target.name}.{run.run_id}.publish")
+            shutil.copyfile(source, copied)
+            source = copied
+        moves.append((source, target))
+    rows = [row for result in results for row in result.decision_log_entries]
+    if rows:
+        current = decision_log.path()
+        staged_log = current.with_name(f".{current.name}.{run.run_id}.publish")
+        if current.is_file():
+            shutil.copyfile(current, staged_log)
+        decision_log.upsert(rows, log=staged_log)
+        moves.append((staged_log, current))
+    names = ", ".join(str(target.relative_to(config.project_root())) for _, target in moves)
+    log.info("Publishing: reports/latest%s.", f", {names}" if names else "")
+    return moves
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 def _summary(
@@ -892,8 +1245,12 @@ def _launch(
         "start_timeout": min(120.0, options.timeout),
         "kernel_pid_file": str(run.work / f"{plan.name}.kernel.pid"),
         "result": str(run.work / f"{plan.name}.result.json"),
+        "metrics": str(run.work / f"{plan.name}.metrics.json"),
         "go_file": str(go_file) if go_file else None,
         "warm_imports": notebook_imports(plan.path) if ahead else [],
+        "timeout": options.timeout,  # the worker's own backstop: it ends itself past this
+        # a notebook started ahead never waits longer than the whole run can take
+        "go_timeout": options.timeout * max(1, len(discover_notebooks())) + 60,
     }
     spec_path = run.work / f"{plan.name}.spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -902,7 +1259,7 @@ def _launch(
     process = subprocess.Popen(
         [sys.executable, "-m", f"{__package__}._worker", str(spec_path)],
         cwd=config.project_root(),
-        env=_worker_env(run.work / f"{plan.name}.metrics.json"),
+        env=_worker_env(run.work / f"{plan.name}.metrics.json", run.exports),
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -940,12 +1297,13 @@ def notebook_imports(path: Path) -> list[str]:
     return list(names)
 
 
-def _worker_env(metrics_file: Path) -> dict[str, str]:
+def _worker_env(metrics_file: Path, staged_exports: Path) -> dict[str, str]:
     from . import report
 
     env = dict(os.environ)
     env[config.ROOT_ENV] = str(config.project_root())
     env[report.METRICS_ENV] = str(metrics_file)
+    env[config.EXPORTS_STAGING_ENV] = str(staged_exports)  # exports wait for the run
     # The kernel must import this very package, also when it is not installed (PYTHONPATH=src).
     package_parent = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
@@ -1005,22 +1363,21 @@ def _finish(
 
     error = None
     if outcome["status"] != "ok":
-        error = {"cell": stopped_cell(nb), **outcome["error"]}
-        log.error(
-            "%s: %s after %.1fs at cell %s: %s",
-            name,
-            outcome["status"],
-            seconds,
-            error["cell"],
-            error["exception"],
-        )
+        details = outcome["error"]
+        error = {
+            "cell": stopped_cell(nb),
+            "kind": details["kind"],
+            "exception": _masked(redactor, _one_line(details["exception"])),
+            "message": _masked(redactor, plain_problem(details, options)),
+        }
+        _log_failure(log, name, outcome["status"], seconds, error["cell"], details)
     else:
         log.info("%s: ok in %.1fs", name, seconds)
     page = html.Page(
         notebook=name,
         run_id=run.run_id,
         status=outcome["status"],
-        problem=error["exception"] if error else None,
+        problem=error["message"] if error else None,
         stopped_cell=error["cell"] if error else None,
         data_as_of=metrics.get("data_as_of"),
         params=redactor.deep(job.plan.shown_params),
@@ -1030,11 +1387,12 @@ def _finish(
         page_html = html.notebook_html(nb, page)
     except Exception as problem:  # noqa: BLE001 - one bad page must not lose the whole run
         # Without its page the report cannot be shared, so the run does not count as complete.
-        exception = _one_line(f"{type(problem).__name__}: {problem}")
+        exception = _masked(redactor, _one_line(f"{type(problem).__name__}: {problem}"))
         log.error("%s: the HTML page could not be made: %s", name, exception)
-        error = {"cell": None, "kind": "html", "exception": exception}
+        message = "The page of this report could not be made."
+        error = {"cell": None, "kind": "html", "exception": exception, "message": message}
         outcome = {"status": "failed"}
-        page_html = html.error_page(name, run.run_id, exception)
+        page_html = html.error_page(name, run.run_id, message)
     _write_text(run.tmp / f"{name}.html", redactor.text(page_html))
     return NotebookResult(name, outcome["status"], seconds, redactor.deep(metrics), error)
 
@@ -1052,9 +1410,67 @@ def _outcome(job: _Job, options: RunOptions, run: _RunFolder) -> dict[str, Any]:
         code = job.process.returncode
         message = f"WorkerError: the notebook process ended with exit code {code}; see run.log."
         return {"status": "failed", "error": {"kind": "crash", "exception": message}}
-    if "error" in outcome:
-        outcome["error"]["exception"] = _one_line(outcome["error"]["exception"])
     return outcome
+
+
+USER_ERRORS = frozenset({"UserError"})  # errors.UserError: shown as its message, no traceback
+
+
+def plain_problem(details: Mapping[str, Any], options: RunOptions) -> str:
+    """What a stakeholder's page says went wrong: plain words, no code, traceback or path."""
+    kind = details.get("kind")
+    if kind == "error" and details.get("ename") in USER_ERRORS:
+        first = _one_line(details.get("message") or details["exception"].partition(": ")[2])
+        return without_paths(first)
+    return {
+        "timeout": f"It ran longer than its time limit ({options.timeout:g} seconds).",
+        "cell_timeout": f"One step ran longer than its limit ({options.cell_timeout:g} seconds).",
+        "dead_kernel": "The analysis stopped abruptly, often because the data did not fit "
+        "in memory.",
+        "kernel_start": "The notebook engine did not start.",
+        "crash": "The report's process ended unexpectedly.",
+    }.get(kind, "A step failed because of an unexpected error in the analysis.")
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+-]+)+/([\w.@+-]+)")
+
+
+def without_paths(text: str) -> str:
+    """Text with project paths made relative and other absolute paths cut to their last part."""
+    root = str(config.project_root())
+    text = text.replace(root + os.sep, "").replace(root, ".")
+    return _ABSOLUTE_PATH.sub(r"\1", text)
+
+
+def _masked(redactor: Redactor, text: str) -> str:
+    return config.mask_pii(redactor.text(text))
+
+
+def _log_failure(
+    log: logging.Logger,
+    name: str,
+    status: str,
+    seconds: float,
+    cell: int | None,
+    details: Mapping[str, Any],
+) -> None:
+    """A user error in full (table, column, examples) on the console and in run.log; any
+    other error in one line there, its traceback in run.log only."""
+    if details.get("ename") in USER_ERRORS and details.get("message"):
+        log.error(
+            "%s: %s after %.1fs at cell %s:\n%s", name, status, seconds, cell, details["message"]
+        )
+        return
+    log.error(
+        "%s: %s after %.1fs at cell %s: %s",
+        name,
+        status,
+        seconds,
+        cell,
+        _one_line(details["exception"]),
+    )
+    if details.get("traceback"):
+        _detail(log, "%s: traceback\n%s", name, details["traceback"])
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -1250,7 +1666,7 @@ def _open_log(path: Path, run_id: str, redactor: Redactor) -> logging.Logger:
     log.setLevel(logging.INFO)
     log.propagate = False
     log.addFilter(_RedactFilter(redactor))
-    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file = _QuietFileHandler(path, encoding="utf-8")
     to_file.setFormatter(_UTCFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     log.addHandler(to_file)
     console: logging.Handler = _TqdmHandler() if _is_tty() else logging.StreamHandler(sys.stderr)
@@ -1269,6 +1685,13 @@ def _close_log(log: logging.Logger) -> None:
 
 def _detail(log: logging.Logger, message: str, *args: Any) -> None:
     log.info(message, *args, extra={"detail": True})
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """A full disk must not print a logging traceback per line; the run reports it once."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging API
+        pass
 
 
 class _UTCFormatter(logging.Formatter):

@@ -13,7 +13,10 @@ What is planted:
 - a launch without an experiment (app order values +10% from a known date, web unchanged);
 - a survey with known NPS per segment, Likert items with known top-2-box shares and Van
   Westendorp answers whose price points are known in closed form;
-- a catalogue and competitor prices with a known price index, unmatched and outlier SKUs.
+- a catalogue and competitor prices with a known price index, unmatched and outlier SKUs;
+- a decision log of past launches whose measured effects are half the predicted ones, and a
+  backlog (``backlog.csv``) with an item that leads only once its reach comes from the
+  sessions, and one that overtakes another only once impact is calibrated by the log.
 
 Faults for tests: ``broken_split`` (the experiment's traffic split is not the planned 50/50).
 
@@ -197,6 +200,7 @@ def write_sample(
     truth["counts"] = {
         name: table.num_rows for name, table in tables.items() if name != "truth_customer_types"
     }
+    _write_backlog(out / "backlog.csv", truth["prioritisation"])
     (out / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True), encoding="utf-8")
     return truth
 
@@ -232,6 +236,7 @@ def generate(
     sessions = _sessions(rng, people, experiment)
     survey, survey_truth = _survey(rng, people, as_of)
     products, competitor_prices, price_truth = _prices(rng, as_of)
+    decisions, priority_truth = _decision_log(seed, as_of, sessions)
 
     to_ts = _timestamp_converter(start)
     ids = _ids("c", np.arange(customers))
@@ -296,6 +301,7 @@ def generate(
                 "customer_type": _labels(tuple(t.name for t in TYPES), people["type"]),
             }
         ),
+        "decision_log": decisions,
     }
     window_start = start + pd.Timedelta(days=HISTORY_DAYS - EXPERIMENT_DAYS)
     truth = {
@@ -335,6 +341,7 @@ def generate(
         },
         "survey": survey_truth,
         "price_index": price_truth,
+        "prioritisation": priority_truth,
     }
     return tables, truth
 
@@ -745,3 +752,145 @@ def _timestamp_converter(start: pd.Timestamp):
         return pa.array(nanos.astype("datetime64[ns]"))
 
     return convert
+
+
+# --------------------------------------------------------------------------------------------
+# Prioritisation: past launches (the decision log) and a backlog, with known answers
+
+LAUNCH_RATIO = 0.5  # past launches delivered half the effect predicted for them
+LAUNCH_RATIO_SD = 0.25  # log-normal scatter of one launch's ratio around it
+LAUNCH_PREDICTIONS = (0.04, 0.05, 0.06, 0.08, 0.10, 0.05, 0.03, 0.07)
+BACKLOG_PERIOD_WEEKS = 13  # the backlog's reach numbers are per quarter
+DATA_REACH_QUERY = "weekly sessions reaching checkout on mobile"
+# name, type, impact, confidence, effort (low, likely, high), planted RICE at the likely values
+# as a share of the mobile checkout sessions of a quarter (before calibration)
+BACKLOG = (
+    ("Mobile checkout autofill", "customer-facing", (1, 1.5, 2), (0.7, 0.8, 0.9), (2, 3, 4), 0.40),
+    ("Homepage personalisation", "customer-facing", (1, 2, 3), (0.4, 0.5, 0.6), (4, 6, 8), 0.22),
+    ("Returns self-service portal", "operational", (0.5, 1, 1.5), (0.7, 0.8, 0.9), (3, 4, 5), 0.15),
+    ("Loyalty points", "customer-facing", (1, 2, 3), (0.5, 0.6, 0.7), (6, 8, 10), 0.16),
+    ("Search index upgrade", "platform-tech-debt", (0.5, 1, 1.5), (0.7, 0.8, 0.9), (3, 4, 5), 0.09),
+    ("Size guide", "customer-facing", (0.5, 1, 1.5), (0.5, 0.6, 0.7), (2, 3, 4), 0.10),
+    (
+        "Retire legacy cart service",
+        "platform-tech-debt",
+        (0.25, 0.5, 0.75),
+        (0.8, 0.9, 1),
+        (2, 3, 4),
+        0.05,
+    ),
+    (
+        "Warehouse pick-list export",
+        "operational",
+        (0.25, 0.5, 0.75),
+        (0.7, 0.8, 0.9),
+        (1, 2, 3),
+        0.04,
+    ),
+    (
+        "Gift wrapping option",
+        "customer-facing",
+        (0.25, 0.5, 0.75),
+        (0.6, 0.7, 0.8),
+        (1, 2, 3),
+        0.06,
+    ),
+    (
+        "Image CDN migration",
+        "platform-tech-debt",
+        (0.25, 0.5, 0.75),
+        (0.8, 0.9, 1),
+        (3, 4, 5),
+        0.035,
+    ),
+)
+
+
+def _decision_log(
+    seed: int, as_of: pd.Timestamp, sessions: dict[str, np.ndarray]
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Eight past launches measured at about half their predicted effect (own random stream,
+    so the other tables do not change), and the reach the backlog's data query should find."""
+    rng = np.random.default_rng([seed, 1717])
+    predicted = np.array(LAUNCH_PREDICTIONS)
+    measured = np.round(
+        predicted * LAUNCH_RATIO * np.exp(LAUNCH_RATIO_SD * rng.standard_normal(predicted.size)), 4
+    )
+    half_width = np.round(1.96 * (0.3 * np.abs(measured) + 0.004), 4)
+    names = (
+        "free_shipping_banner",
+        "one_page_checkout",
+        "recommendations_carousel",
+        "faster_search",
+        "bundle_offers",
+        "wishlist_reminders",
+        "new_filters",
+        "review_photos",
+    )
+    decided = [(as_of.normalize() - pd.Timedelta(days=45 * (i + 1))) for i in range(predicted.size)]
+    low, high = measured - half_width, measured + half_width
+    table = pa.table(
+        {
+            "review_id": pa.array([f"launch_{n}" for n in names]),
+            "decided_on": pa.array(np.array(decided, dtype="datetime64[ns]")),
+            "hypothesis": pa.array(
+                [f"{n.replace('_', ' ').capitalize()} lifts conversion" for n in names]
+            ),
+            "primary_metric": pa.array(["conversion"] * predicted.size),
+            "predicted_effect": pa.array(predicted),
+            "measured_effect": pa.array(measured),
+            "measured_low": pa.array(np.round(low, 4)),
+            "measured_high": pa.array(np.round(high, 4)),
+            "verdict": pa.array(np.where(low > 0, "ship", "iterate")),
+        }
+    )
+    is_mobile = sessions["device"] == DEVICES.index("mobile")
+    weekly = float((is_mobile & sessions["checkout"]).sum()) / (EXPERIMENT_DAYS / 7)
+    truth = {
+        "launch_ratio_planted": LAUNCH_RATIO,
+        "launch_ratio_median": float(np.median(measured / predicted)),
+        "launches": int(predicted.size),
+        "data_reach_query": DATA_REACH_QUERY,
+        "data_reach_per_week": weekly,
+        "period_weeks": BACKLOG_PERIOD_WEEKS,
+        "leader_with_data_reach": BACKLOG[0][0],
+        "overtakes_with_calibration": [BACKLOG[2][0], BACKLOG[1][0]],
+        "note": "launches measured at LAUNCH_RATIO x predicted; the autofill item leads only "
+        "with reach from the sessions; the returns portal passes homepage personalisation "
+        "only once customer-facing impact is shrunk by the log",
+    }
+    return table, truth
+
+
+def backlog_rows(priority_truth: dict[str, Any]) -> pd.DataFrame:
+    """The sample backlog: reach numbers set so each item's RICE at its likely values is its
+    planted share of the quarter's mobile checkout sessions."""
+    quarter = priority_truth["data_reach_per_week"] * priority_truth["period_weeks"]
+    rows = []
+    for name, kind, impact, confidence, effort, share in BACKLOG:
+        reach = share * quarter * effort[1] / (impact[1] * confidence[1])
+        row = {
+            "initiative": name,
+            "type": kind,
+            "reach": int(float(f"{reach:.2g}")),
+            "reach_guess": "",
+        }
+        if name == priority_truth["leader_with_data_reach"]:
+            row["reach"] = DATA_REACH_QUERY
+            row["reach_guess"] = int(float(f"{reach / 20:.2g}"))  # the spreadsheet's guess
+        for field_name, values in (
+            ("impact", impact),
+            ("confidence", confidence),
+            ("effort", effort),
+        ):
+            for level, value in zip(("low", "likely", "high"), values, strict=True):
+                row[f"{field_name}_{level}"] = value
+        row["notes"] = "sample initiative"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _write_backlog(path: Path, priority_truth: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    backlog_rows(priority_truth).to_csv(tmp, index=False)
+    tmp.replace(path)
