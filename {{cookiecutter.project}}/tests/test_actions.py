@@ -101,6 +101,14 @@ def test_a_customer_only_on_the_churn_list_is_kept():
     assert table.set_index("customer_id").loc["c99", "rule"] == "CA-3"
 
 
+def test_a_list_from_before_ranks_and_holdouts_is_read_in_file_order_holding_nobody_out():
+    legacy = at_risk().drop(columns=["rank", "holdout"]).iloc[::-1].reset_index(drop=True)
+    table = actions.customer_actions(segments(), legacy)
+    assert table["customer_id"].tolist()[:4] == ["c4", "c3", "c2", "c1"]
+    assert not table["holdout"].any()
+    assert table.set_index("customer_id").loc["c1", "rule"] == "CA-2"  # a Champion at risk
+
+
 def test_holdout_flags_as_written_in_a_csv(tmp_path):
     risk = at_risk()
     risk["holdout"] = ["True", "false", "0", "no"]

@@ -125,18 +125,32 @@ def _unique_ids(frame: pd.DataFrame, source: str) -> None:
 
 def normalise_at_risk(at_risk: pd.DataFrame, source: str = "at-risk list") -> pd.DataFrame:
     """The churn at-risk export as ``customer_id, churn_score, churn_rank, expected_value,
-    holdout``; a missing column is named in a :class:`UserError`."""
-    _require(at_risk, ("customer_id", "rank", "holdout"), source)
+    holdout``; a missing column is named in a :class:`UserError`.
+
+    A list written before the churn report had ranks and a holdout (no ``rank`` and no
+    ``holdout`` column) is read as ranked in file order with nobody held out; a list with only
+    one of the two is refused (a misspelt column must not silently contact the holdout).
+    """
+    _require(at_risk, ("customer_id",), source)
+    legacy = "rank" not in at_risk.columns and "holdout" not in at_risk.columns
+    if not legacy:
+        _require(at_risk, ("rank", "holdout"), source)
     score = _pick(at_risk, SCORE_COLUMNS, "churn score", source)
     value = _pick(at_risk, VALUE_COLUMNS, "expected-value", source)
     _unique_ids(at_risk, source)
+    rank = np.arange(1, len(at_risk) + 1) if legacy else at_risk["rank"]
+    holdout = (
+        np.zeros(len(at_risk), dtype=bool)
+        if legacy
+        else _booleans(at_risk["holdout"], "holdout", source).to_numpy()
+    )
     frame = pd.DataFrame(
         {
             "customer_id": at_risk["customer_id"].astype("string"),
             "churn_score": pd.to_numeric(at_risk[score], errors="coerce"),
-            "churn_rank": pd.to_numeric(at_risk["rank"], errors="coerce"),
+            "churn_rank": pd.to_numeric(pd.Series(rank, index=at_risk.index), errors="coerce"),
             "expected_value": pd.to_numeric(at_risk[value], errors="coerce"),
-            "holdout": _booleans(at_risk["holdout"], "holdout", source).to_numpy(),
+            "holdout": holdout,
         }
     )
     for column, name in (("churn_score", score), ("churn_rank", "rank"), ("expected_value", value)):
