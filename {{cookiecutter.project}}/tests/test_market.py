@@ -259,12 +259,12 @@ def test_van_westendorp_tiny_case_by_hand():
     # cheap - expensive goes .25 (p=5) -> -.5 (p=6): IDP = 5 + .25/.75 = 5.3333.
     # too cheap - too expensive is 0 from p=4 to p=8 (.25 at 3, -.25 at 9): OPP = middle = 6.
     # too cheap + cheap - 1 = 0 exactly at p=3: PMC = 3; too expensive + expensive - 1 = 0 at 9.
-    result = market.van_westendorp(TINY_VW)
+    result = market.van_westendorp(TINY_VW, min_answers=1)
     assert result.idp == pytest.approx(5 + 1 / 3)
     assert result.opp == pytest.approx(6)
     assert (result.pmc, result.pme) == pytest.approx((3, 9))
     # Narrower: too cheap - expensive is 0 at p=4..5 -> 4.5; too expensive - cheap 0 at 6..8 -> 7.
-    narrower = market.van_westendorp(TINY_VW, definition="narrower")
+    narrower = market.van_westendorp(TINY_VW, definition="narrower", min_answers=1)
     assert (narrower.pmc, narrower.pme) == pytest.approx((4.5, 7))
     assert narrower.opp == result.opp and narrower.idp == result.idp
     curves = result.curves.set_index("price")
@@ -279,7 +279,7 @@ def test_van_westendorp_drops_and_counts_unusable_respondents():
     extra = pd.DataFrame(
         [(5, 4, 6, 7), (1, 2, 2, 3), (1, None, 3, 4)], columns=VW, dtype=float
     )  # cheap below too cheap; a tie; an empty answer
-    result = market.van_westendorp(pd.concat([TINY_VW, extra], ignore_index=True))
+    result = market.van_westendorp(pd.concat([TINY_VW, extra], ignore_index=True), min_answers=1)
     assert (result.n_used, result.dropped) == (4, 3)
     assert (result.dropped_unordered, result.dropped_missing) == (2, 1)
     assert result.idp == pytest.approx(5 + 1 / 3)
@@ -509,3 +509,130 @@ def test_read_trends_csv_rejects_other_files(tmp_path: Path):
     bad.write_text("Category: All categories\n\nWeek,shoes: (UK)\n2024-01-07,250\n")
     with pytest.raises(ValueError, match="not interest scores.*'250'"):
         market.read_trends_csv(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# The brief's decision and sentences (docs/decisions.md, Market research, MR-1 to MR-4)
+# --------------------------------------------------------------------------------------------
+
+SOURCED = "Industry report 2025, table 3"
+
+
+def sizing(source: str = SOURCED, **changes) -> dict:
+    base = {
+        "category_spend": {"low": 40e9, "base": 50e9, "high": 60e9, "source": source},
+        "relevant_share": {"low": 0.08, "base": 0.10, "high": 0.12, "source": SOURCED},
+        "serviceable_share": {"low": 0.25, "base": 0.30, "high": 0.35, "source": SOURCED},
+        "attainable_share": {"low": 0.01, "base": 0.015, "high": 0.02, "source": SOURCED},
+        "target_buyers": {"low": 14e6, "base": 16e6, "high": 18e6, "source": SOURCED},
+        "purchases_per_year": {"low": 2.5, "base": 3.0, "high": 3.5, "source": SOURCED},
+        "aov": {"low": 95, "base": 110, "high": 125, "source": SOURCED},
+    }
+    base.update(changes)
+    shared = ("serviceable_share", "attainable_share")
+    return {
+        "top_down": {k: base[k] for k in ("category_spend", "relevant_share", *shared)},
+        "bottom_up": {k: base[k] for k in ("target_buyers", "purchases_per_year", "aov", *shared)},
+    }
+
+
+def facts_of(params: dict, own_revenue: float = 10e6) -> market.MarketFacts:
+    return market.market_facts(
+        market.sizing_inputs(params), market.market_size(params), own_revenue, "USD"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "own_revenue", "verdict", "rule"),
+    [
+        (sizing("Illustrative: replace me"), 10e6, "draft", "MR-1"),
+        (sizing(""), 10e6, "draft", "MR-1"),
+        (
+            sizing(aov={"low": 300, "base": 330, "high": 360, "source": SOURCED}),
+            10e6,
+            "hold_reconcile",
+            "MR-2",
+        ),
+        (sizing(), 30e6, "hold_headroom", "MR-3"),
+        (sizing(), 10e6, "go", "MR-4"),
+    ],
+)
+def test_every_row_of_the_market_decision_table(params, own_revenue, verdict, rule):
+    decision = market.decide(facts_of(params, own_revenue))
+    assert (decision.verdict, decision.rule) == (verdict, rule)
+    text = decision.to_markdown()
+    assert "$" not in text.replace("\\$", ""), "unescaped money would start MathJax"
+    if verdict == "draft":
+        assert "go" not in decision.label.lower().replace("no go/no-go", "")
+        assert "params/market_research.yaml" in decision.next_step
+
+
+def test_the_literal_money_of_the_old_summary_is_escaped():
+    facts = facts_of(sizing())
+    sizes = market.market_size(sizing())
+    text = market.sizing_findings(facts, sizes, {"top_down": "aov", "bottom_up": "aov"}, 117.0)
+    # 50e9 x 0.10 x 0.30 x 0.015 = 22.5M: shown as money, never as the start of a formula
+    assert "**\\$22.5M a year**" in text
+    assert "$" not in text.replace("\\$", "")
+
+
+def test_draft_line_names_every_placeholder_and_where_to_replace_it():
+    facts = facts_of(sizing("Illustrative: x", aov={"low": 1, "base": 2, "high": 3, "source": ""}))
+    assert facts.placeholders == ("category_spend", "aov")
+    line = market.draft_line(facts)
+    assert line.startswith("**DRAFT")
+    assert "category spend per year and average order value" in line
+    assert market.draft_line(facts_of(sizing())) is None
+
+
+def vw_survey(n: int, valid: int) -> pd.DataFrame:
+    """n answers of which the first ``valid`` rise from too cheap to too expensive."""
+    ordered = np.array([[10.0, 20.0, 30.0, 40.0]])
+    rows = np.repeat(ordered, n, axis=0) + np.arange(n)[:, None] * 0.01
+    rows[valid:] = rows[valid:, ::-1]  # the rest answer in reverse: not ordered
+    return pd.DataFrame(rows, columns=VW)
+
+
+def test_too_few_valid_price_answers_publish_no_range_and_say_how_many_are_needed():
+    vw = market.van_westendorp(vw_survey(1250, 2))
+    assert not vw.published and vw.min_answers == market.VW_MIN_ANSWERS == 100
+    assert (vw.n_used, vw.dropped) == (2, 1248)
+    assert all(math.isnan(v) for v in (vw.opp, vw.idp, vw.pmc, vw.pme))
+    subject = market.PriceSubject("Apparel", 27.34, "the parameter")
+    text = market.vw_findings(vw, subject)
+    assert "No price range is published" in text
+    assert "only 2 of 1,250 answers about **Apparel** are valid" in text
+    assert "needs at least 100 valid answers" in text and "at least 98 more" in text
+    assert "$" not in text
+    assert "98 more valid price answers" in market.price_step(vw, subject, 0.0, "USD")
+    assert "no range published, 2 valid answers of the 100 needed" in market.price_point(
+        vw, subject, 0.0, "USD"
+    )
+    enough = market.van_westendorp(vw_survey(1250, 100))
+    assert enough.published and not math.isnan(enough.opp)
+
+
+def test_the_price_range_names_the_product_and_todays_price():
+    products = pd.DataFrame(
+        {
+            "sku": ["a1", "a2", "a3", "h1"],
+            "name": ["Tee", "Shirt", "Scarf", "Lamp"],
+            "category": ["Apparel", "Apparel", "Apparel", "Home"],
+            "price": [10.0, 20.0, 60.0, 45.0],
+        }
+    )
+    category = market.price_subject("Apparel", 0.0, products)
+    assert (category.today, category.source) == (20.0, "the median price of the 3 Apparel products")
+    assert market.price_subject("Lamp", 0.0, products).today == 45.0
+    assert market.price_subject("Apparel", 25.0, products).today == 25.0
+    assert math.isnan(market.price_subject("", 0.0, products).today)
+    vw = market.van_westendorp(
+        pd.DataFrame(np.repeat([[10.0, 15.0, 30.0, 50.0]], 200, axis=0), columns=VW)
+        + np.linspace(0, 5, 200)[:, None]
+    )
+    text = market.vw_findings(vw, category, planned_price=100.0)
+    assert "for **Apparel**, customers accept prices from **\\$" in text
+    assert "Today's price is \\$20.00 (the median price of the 3 Apparel products)" in text
+    assert "**outside** the acceptable range" in text
+    unnamed = market.vw_findings(vw, market.PriceSubject("", math.nan, ""))
+    assert "not named: set `vw_product`" in unnamed and "Today's price is not known" in unnamed

@@ -177,3 +177,21 @@ def test_narrower_definition_moves_only_the_marginal_points(default_run, narrowe
 def test_trends_export_gives_the_change_built_into_it(narrower_run):
     found, expected = narrower_run
     assert found["demand_trend"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_scenario_illustrative_inputs_give_a_draft_without_go_or_no_go(default_run):
+    decision = default_run["decision"]
+    assert (decision["verdict"], decision["rule"]) == ("draft", "MR-1")
+    assert "params/market_research.yaml" in decision["next_step"]
+    assert default_run["van_westendorp"]["published"] is True
+    assert default_run["van_westendorp"]["today"] == pytest.approx(27.34)  # Apparel median
+
+
+def test_scenario_too_few_valid_price_answers_publish_no_range(project, sample_dir):
+    found = run_notebook(project, None, "too_few", vw_min_answers=5000)
+    vw = found["van_westendorp"]
+    assert vw["published"] is False and vw["opp"] is None
+    assert vw["needed"] == 5000 and vw["n_used"] < 5000
+    page = (project / "too_few.ipynb").read_text(encoding="utf-8")
+    assert "No price range is published" in page
+    assert "needs at least 5,000 valid answers" in page

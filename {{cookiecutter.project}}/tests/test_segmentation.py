@@ -265,6 +265,25 @@ def test_features_on_postgresql_equal_duckdb(postgres_url):  # noqa: F811 (impor
     pd.testing.assert_frame_equal(on_postgres, on_duckdb, check_dtype=False)
 
 
+def test_repurchase_gaps_and_future_value_on_postgresql_equal_duckdb(postgres_url):  # noqa: F811
+    orders = planted_orders(per_type=20)[0]
+    load_tables(postgres_url, {"segmentation_gap_orders": orders})
+    con = ibis.connect(postgres_url)
+    try:
+        table = con.table("segmentation_gap_orders")
+        gaps_pg = seg.repurchase_gaps(table, as_of=AS_OF)
+        value_pg = seg.future_value_by_segment(table, as_of=AS_OF, lapsed_after_days=60, days=90)
+    finally:
+        con.disconnect()
+        drop_tables(postgres_url, ["segmentation_gap_orders"])
+    local = ibis.memtable(orders)
+    pd.testing.assert_frame_equal(gaps_pg, seg.repurchase_gaps(local, as_of=AS_OF))
+    value_duckdb = seg.future_value_by_segment(local, as_of=AS_OF, lapsed_after_days=60, days=90)
+    pd.testing.assert_frame_equal(
+        value_pg.sort_index(), value_duckdb.sort_index(), check_dtype=False
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # RFM scores
 # --------------------------------------------------------------------------------------------
@@ -348,7 +367,7 @@ def test_every_r_f_combination_belongs_to_exactly_one_segment():
         assert owners == [got], (r, f, owners)
     assert set(named["rfm_segment"]) == {s.name for s in seg.RFM_SEGMENTS}
     assert len(seg.RFM_SEGMENTS) == 11
-    assert set(seg.SEGMENT_ACTIONS) == {s.name for s in seg.RFM_SEGMENTS}
+    assert set(seg.SEGMENT_ACTIONS) == {s.name for s in seg.RFM_SEGMENTS} | {seg.LAPSED}
 
 
 @pytest.mark.parametrize(
@@ -701,3 +720,240 @@ def test_a_million_customers_take_seconds_not_hours(tmp_path):
     seconds = time.perf_counter() - started
     assert len(features) == n and isinstance(result.model, MiniBatchKMeans)
     assert seconds < 120, f"{seconds:.0f} s for a million customers"
+
+
+# --------------------------------------------------------------------------------------------
+# Absolute anchors, future value, k within noise and the decision (docs/decisions.md)
+# --------------------------------------------------------------------------------------------
+
+
+def gap_orders(gaps_per_customer: dict[str, list[int]]) -> pd.DataFrame:
+    """Orders whose gaps between purchase days are planted: each customer's last order is at
+    AS_OF minus 1 day, earlier ones at the cumulative gaps before it."""
+    rows = []
+    for customer, gaps in gaps_per_customer.items():
+        day = AS_OF - pd.Timedelta(days=1)
+        rows.append((customer, day, 10.0))
+        for gap in gaps:
+            day -= pd.Timedelta(days=gap)
+            rows.append((customer, day, 10.0))
+    return pd.DataFrame(rows, columns=["customer_id", "ordered_at", "revenue"])
+
+
+def test_repurchase_gaps_count_each_planted_gap_once():
+    orders = gap_orders({"a": [3, 3, 10], "b": [200], "c": []})
+    # a second order on the same day is not a repeat purchase
+    extra = pd.DataFrame([("a", AS_OF - pd.Timedelta(hours=20), 5.0)], columns=orders.columns)
+    gaps = seg.repurchase_gaps(ibis.memtable(pd.concat([orders, extra])), as_of=AS_OF)
+    assert dict(zip(gaps["gap_days"], gaps["repeat_purchases"], strict=True)) == {
+        3: 2,
+        10: 1,
+        200: 1,
+    }
+
+
+def test_lapse_threshold_is_the_99th_percentile_of_gaps_in_whole_weeks():
+    # 99 gaps of 10 days and 1 of 60: the 99th percentile is 10 days -> 14 (two weeks);
+    # the 80th percentile is 10 -> 14 as well.
+    gaps = {f"c{i}": [10] for i in range(99)} | {"late": [60]}
+    anchor = seg.recency_anchor(ibis.memtable(gap_orders(gaps)), as_of=AS_OF)
+    assert (anchor.lapsed_after_days, anchor.cycle_days, anchor.source) == (14, 14, "data")
+    assert anchor.repeat_purchases == 100
+    # 97 of 10 days and 3 of 60: the 99th percentile moves to 60 -> 63 days.
+    gaps = {f"c{i}": [10] for i in range(97)} | {f"late{i}": [60] for i in range(3)}
+    assert seg.recency_anchor(ibis.memtable(gap_orders(gaps)), as_of=AS_OF).lapsed_after_days == 63
+    assert "99% of this shop's 100 repeat purchases" in anchor.sentence()
+
+
+def test_lapse_threshold_from_the_parameter_or_unknown_with_too_few_repeats():
+    orders = ibis.memtable(gap_orders({"a": [5], "b": [7]}))
+    unknown = seg.recency_anchor(orders, as_of=AS_OF)
+    assert unknown.lapsed_after_days is None and unknown.source == "too_few_repeat_purchases"
+    assert "too few" in unknown.sentence() and "lapsed_after_days" in unknown.sentence()
+    given = seg.recency_anchor(orders, as_of=AS_OF, lapsed_after_days=90)
+    assert (given.lapsed_after_days, given.source) == (90, "parameter")
+    with pytest.raises(ValueError, match="lapsed_after_days"):
+        seg.recency_anchor(orders, as_of=AS_OF, lapsed_after_days=-1)
+
+
+def test_anchor_labels_everyone_silent_past_the_threshold_lapsed_and_nobody_else():
+    scored = seg.assign_rfm_segment(
+        seg.rfm_scores(rfm_frame([1, 5, 40, 100, 400], [5, 4, 3, 2, 1], [50, 40, 30, 20, 10]))
+    )
+    anchored = seg.anchor_segments(scored, 90)
+    assert anchored["rfm_segment"].tolist()[-2:] == [seg.LAPSED, seg.LAPSED]
+    assert anchored["rfm_segment"].tolist()[:3] == scored["rfm_segment"].tolist()[:3]
+    assert (
+        seg.anchor_segments(scored, None)["rfm_segment"].tolist() == scored["rfm_segment"].tolist()
+    )
+
+
+def test_future_value_is_what_the_same_segment_spent_in_the_following_year():
+    # c1 and c2 were Lapsed a year ago (silent 400 days); c1 came back and spent 30, c2 not.
+    # c3 ordered often until then and kept ordering (spent 100 in the year).
+    rows = [
+        ("c1", AS_OF - pd.Timedelta(days=765), 10.0),
+        ("c1", AS_OF - pd.Timedelta(days=100), 30.0),
+        ("c2", AS_OF - pd.Timedelta(days=765), 10.0),
+    ]
+    rows += [("c3", AS_OF - pd.Timedelta(days=366 + 7 * i), 20.0) for i in range(5)]
+    rows += [("c3", AS_OF - pd.Timedelta(days=10 + 70 * i), 25.0) for i in range(4)]
+    orders = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "revenue"])
+    table = seg.future_value_by_segment(ibis.memtable(orders), as_of=AS_OF, lapsed_after_days=200)
+    assert table.loc[seg.LAPSED, "customers_then"] == 2
+    assert table.loc[seg.LAPSED, "future_value_per_customer"] == pytest.approx(15.0)
+    others = table.drop(index=seg.LAPSED)
+    assert others["customers_then"].sum() == 1
+    assert others["future_value_per_customer"].iloc[0] == pytest.approx(100.0)
+    short = orders[orders["ordered_at"] > AS_OF - pd.Timedelta(days=300)]
+    assert (
+        seg.future_value_by_segment(ibis.memtable(short), as_of=AS_OF, lapsed_after_days=200)
+        is None
+    )
+
+
+def test_k_is_the_smallest_within_noise_of_the_best(planted):
+    features, _ = planted
+    X = seg.cluster_matrix(features)
+    k, table = seg.choose_k(X, random_state=0)
+    best = table.loc[table["silhouette"].idxmax()]
+    assert best["noise"] == 0
+    within = table["silhouette"] >= best["silhouette"] - seg.NOISE_MULTIPLE * table["noise"]
+    assert table["within_noise"].tolist() == within.tolist()
+    assert k == table.loc[within, "k"].min()
+    assert (table.drop(index=best.name)["noise"] > 0).all()
+
+
+def test_half_sample_noise_matches_the_spread_over_fresh_samples():
+    """The half-sample standard error against an independent value: the spread of the same
+    silhouette difference over fresh samples of the same population."""
+    rng = np.random.default_rng(3)
+    centres = np.array([[0, 0], [3, 0], [0, 3.2]])
+
+    def draw(n):
+        return centres[rng.integers(0, 3, n)] + rng.normal(size=(n, 2))
+
+    base = draw(3000)
+    models = {k: KMeans(k, n_init=4, random_state=0).fit(base) for k in (2, 3)}
+    labelings = {k: models[k].labels_ for k in (2, 3)}
+    table = pd.DataFrame({"k": [2, 3]})
+    table["silhouette"] = seg._silhouettes(base, [labelings[2], labelings[3]])
+    noise = seg._silhouette_noise(base, labelings, table, random_state=0)
+    fresh = []
+    for _ in range(25):
+        sample = draw(3000)
+        s2, s3 = seg._silhouettes(sample, [models[2].predict(sample), models[3].predict(sample)])
+        fresh.append(s3 - s2)
+    independent = float(np.std(fresh, ddof=1))
+    assert 0.5 < noise[0] / independent < 2.0
+
+
+@pytest.mark.parametrize(
+    ("silhouettes", "within", "chosen_silhouette", "verdict", "rule"),
+    [
+        ([0.45, 0.449, 0.448], [True, True, True], 0.45, "flat", "SEG-K1"),
+        ([0.20, 0.15, 0.10], [True, False, False], 0.20, "weak", "SEG-K2"),
+        ([0.40, 0.30, 0.20], [True, False, False], 0.40, "overlapping", "SEG-K3"),
+        ([0.60, 0.30, 0.20], [True, False, False], 0.60, "well_separated", "SEG-K4"),
+    ],
+)
+def test_separation_rules(silhouettes, within, chosen_silhouette, verdict, rule):
+    table = pd.DataFrame(
+        {"k": [2, 3, 4], "silhouette": silhouettes, "noise": 0.01, "within_noise": within}
+    )
+    found = seg.separation(2, chosen_silhouette, table)
+    assert (found.verdict, found.rule) == (verdict, rule)
+    if verdict in ("flat", "weak"):
+        assert "the groups are weakly separated" in found.sentence
+
+
+def test_separation_says_when_a_smaller_k_was_preferred_to_the_best():
+    table = pd.DataFrame(
+        {"k": [2, 3], "silhouette": [0.4448, 0.4498], "noise": [0.004, 0], "within_noise": True}
+    )
+    sentence = seg.separation(2, 0.4448, table.assign(within_noise=[True, True])).sentence
+    assert "smallest k within noise of the best silhouette (0.45 at k = 3)" in sentence
+    assert "set by the n_clusters parameter" in seg.separation(3, 0.6, None).sentence
+
+
+def facts(**changes) -> seg.SegmentFacts:
+    base = {
+        "customers": 1000,
+        "lifetime_revenue": 1e5,
+        "lapsed": 300,
+        "lapsed_after_days": 112,
+        "lapsing": 200,
+        "lapsing_future_value": 22_500.0,
+        "cycle_days": 35,
+        "currency": "USD",
+    }
+    return seg.SegmentFacts(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "verdict", "rule", "words"),
+    [
+        ({"lapsed_after_days": None}, "relative_only", "SEG-1", "longer order history"),
+        ({"lapsed": 500}, "ageing_base", "SEG-2", "acquiring new customers"),
+        ({}, "win_back", "SEG-3", "\\$22.5k"),
+        ({"lapsing_future_value": 0.0}, "keep_warm", "SEG-4", "no win-back"),
+        ({"lapsing": 0}, "keep_warm", "SEG-4", "no win-back"),
+    ],
+)
+def test_every_row_of_the_segmentation_decision_table(changes, verdict, rule, words):
+    decision = seg.decide(facts(**changes))
+    assert (decision.verdict, decision.rule) == (verdict, rule)
+    assert words in decision.reason + decision.next_step
+    assert "customer_actions.csv" in decision.next_step
+    assert "$" not in decision.to_markdown().replace("\\$", "")
+
+
+def ageing_cohort(cohort_share: float = 0.8, silent_days: int = 450, customers: int = 3000):
+    """Scenario "ageing cohort", built from the sample generator: a seeded random 80% of the
+    customers stop ordering 450 days before the analysis date (their later orders are removed).
+    Planted truth: every cohort customer has been silent for at least 450 days."""
+    from {{ cookiecutter.module_name }} import sample
+
+    tables, truth = sample.generate(customers=customers, seed=11)
+    orders = tables["orders"].to_pandas()
+    as_of = pd.Timestamp(truth["as_of"])
+    ids = np.asarray(tables["customers"]["customer_id"].to_pylist())
+    rng = np.random.default_rng(11)
+    cohort = set(rng.choice(ids, int(cohort_share * len(ids)), replace=False))
+    stop = as_of - pd.Timedelta(days=silent_days)
+    kept = orders[~orders["customer_id"].isin(cohort) | (orders["ordered_at"] <= stop)]
+    return ibis.memtable(kept), cohort, as_of
+
+
+def test_scenario_ageing_cohort_long_silent_customers_are_lapsed_not_about_to_sleep():
+    orders, cohort, as_of = ageing_cohort()
+    features = seg.customer_features(orders, as_of=as_of)
+    relative = seg.assign_rfm_segment(seg.rfm_scores(features))
+    anchor = seg.recency_anchor(orders, as_of=as_of)
+    assert anchor.source == "data" and anchor.lapsed_after_days < 450
+    anchored = seg.anchor_segments(relative, anchor)
+    in_cohort = anchored["customer_id"].isin(cohort)
+    assert in_cohort.sum() > 900
+    assert (anchored.loc[in_cohort, "recency_days"] >= 450).all()  # the planted truth
+    # The relative map alone calls some of them "About to sleep" (the bug); anchored, none.
+    assert (relative.loc[in_cohort, "rfm_segment"] == "About to sleep").any()
+    assert (anchored.loc[in_cohort, "rfm_segment"] == seg.LAPSED).all()
+    silent = anchored["recency_days"] > anchor.lapsed_after_days
+    assert not (anchored.loc[silent, "rfm_segment"] != seg.LAPSED).any()
+    decision = seg.decide(seg.segment_facts(anchored, anchor))
+    assert (decision.verdict, decision.rule) == ("ageing_base", "SEG-2")
+    assert decision.next_step.startswith("Send Lapsed customers one low-cost win-back at most")
+
+
+def test_scenario_default_sample_wins_back_the_customers_going_quiet(sample_dir):
+    con_orders = ibis.read_parquet(sample_dir / "orders.parquet")
+    as_of = pd.Timestamp("2026-06-30") - pd.Timedelta(microseconds=1)
+    anchor = seg.recency_anchor(con_orders, as_of=as_of)
+    features = seg.customer_features(con_orders, as_of=as_of)
+    rfm = seg.anchor_segments(seg.assign_rfm_segment(seg.rfm_scores(features)), anchor)
+    fv = seg.future_value_by_segment(
+        con_orders, as_of=as_of, lapsed_after_days=anchor.lapsed_after_days
+    )
+    decision = seg.decide(seg.segment_facts(seg.with_future_value(rfm, fv), anchor))
+    assert (decision.verdict, decision.rule) == ("win_back", "SEG-3")
+    assert decision.next_step.startswith("Contact them this week")

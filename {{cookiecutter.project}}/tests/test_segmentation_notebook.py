@@ -49,7 +49,19 @@ def test_every_customer_is_counted_once_in_the_rfm_segments(auto_run, truth):
     assert metrics["n_customers"] == truth["customers_requested"]
     assert sum(s["customers_share"] for s in metrics["segments"]) == pytest.approx(1)
     assert sum(s["revenue_share"] for s in metrics["segments"]) == pytest.approx(1)
-    assert {"Champions", "At risk", "Lost"} <= {s["name"] for s in metrics["segments"]}
+    named = {s["name"] for s in metrics["segments"]}
+    assert {"Champions", "Lapsed"} <= named
+    # Everyone silent past the shop's lapse threshold (112 days on the sample) is Lapsed, so
+    # the map's long-silent cells (At risk ... Lost, all beyond 130 days here) stay empty.
+    assert metrics["lapsed_after_days"] == 112
+    assert not named & {"At risk", "Can't lose them", "Hibernating", "Lost"}
+
+
+def test_the_decision_is_recorded_from_the_package_table(auto_run):
+    metrics, _ = auto_run
+    decision = metrics["decision"]
+    assert (decision["verdict"], decision["rule"]) == ("win_back", "SEG-3")
+    assert "customer_actions.csv" in decision["next_step"]
 
 
 def test_fixed_k_gives_that_many_named_groups(fixed_run):
@@ -65,7 +77,7 @@ def test_fixed_k_gives_that_many_named_groups(fixed_run):
 def test_membership_export_lists_every_customer_and_nothing_else(auto_run):
     metrics, project = auto_run
     exported = pd.read_parquet(project / EXPORT)
-    assert list(exported.columns) == ["customer_id", "rfm_segment", "cluster"]
+    assert list(exported.columns) == ["customer_id", "rfm_segment", "cluster", "expected_value"]
     assert len(exported) == exported["customer_id"].nunique() == metrics["n_customers"]
     grouped = exported["cluster"].value_counts(normalize=True)
     for cluster in metrics["clusters"]:

@@ -33,6 +33,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from . import _project
 from .contract import LIKERT_PREFIX
+from .decisions import Decision
 
 __all__ = [
     "BELOW_ONE_INTEREST",
@@ -867,6 +868,10 @@ def diverging_offsets(distribution: pd.DataFrame, neutral: int = 3) -> pd.DataFr
 
 VW_COLUMNS = ("vw_too_cheap", "vw_cheap", "vw_expensive", "vw_too_expensive")
 VW_DEFINITIONS = ("original", "narrower")
+# Valid answers needed before a price range is published: with n answers each curve's share at
+# a price has a standard error of at most 0.5 / sqrt(n), so 100 answers pin every curve to
+# within about +/-10 points (95%); fewer and the crossings are guesses.
+VW_MIN_ANSWERS = 100
 
 
 @dataclass(frozen=True)
@@ -889,6 +894,12 @@ class VWResult:
     definition: str = "original"
     dropped_missing: int = 0
     dropped_unordered: int = 0
+    min_answers: int = 1  # valid answers needed before any price point is published
+
+    @property
+    def published(self) -> bool:
+        """Enough valid answers for the price points (else they are all NaN)."""
+        return self.n_used >= self.min_answers
 
     @property
     def acceptable_range(self) -> tuple[float, float]:
@@ -963,8 +974,12 @@ def van_westendorp(
     *,
     columns: Sequence[str] = VW_COLUMNS,
     definition: Literal["original", "narrower"] = "original",
+    min_answers: int | None = None,
 ) -> VWResult:
     """Van Westendorp price sensitivity meter from the four price questions.
+
+    With fewer than ``min_answers`` valid respondents (default ``VW_MIN_ANSWERS``) no price
+    point is published: they are all NaN and ``published`` is False.
 
     Curves are built on the union of answered prices: too cheap(p) and cheap(p) are the shares
     answering at least p (falling), expensive(p) and too expensive(p) the shares answering at most
@@ -1002,8 +1017,25 @@ def van_westendorp(
             "that do not rise from 'too cheap' to 'cheap' to 'expensive' to 'too expensive'. "
             f"Check the column order: {', '.join(columns)}."
         )
+    needed = VW_MIN_ANSWERS if min_answers is None else int(min_answers)
+    if needed < 1:
+        raise ValueError(f"min_answers must be at least 1; got {min_answers!r}.")
     curves = _vw_curves(values[valid])
     price = curves["price"].to_numpy()
+    if int(valid.sum()) < needed:
+        return VWResult(
+            opp=math.nan,
+            idp=math.nan,
+            pmc=math.nan,
+            pme=math.nan,
+            n_used=int(valid.sum()),
+            dropped=dropped_missing + dropped_unordered,
+            curves=curves,
+            definition=definition,
+            dropped_missing=dropped_missing,
+            dropped_unordered=dropped_unordered,
+            min_answers=needed,
+        )
 
     def meet(first: str, second: str) -> float:
         return _crossing(price, curves[first].to_numpy(), curves[second].to_numpy())
@@ -1023,6 +1055,7 @@ def van_westendorp(
         definition=definition,
         dropped_missing=dropped_missing,
         dropped_unordered=dropped_unordered,
+        min_answers=needed,
     )
 
 
@@ -1446,3 +1479,336 @@ def read_trends_csv(path: str | Path) -> pd.DataFrame:
     tidy = pd.concat(frames, ignore_index=True)
     tidy["interest"] = tidy["interest"].astype(float)
     return tidy.sort_values(["term", "date"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The brief's sentences and its decision (docs/decisions.md, Market research)
+# --------------------------------------------------------------------------------------------
+
+INPUT_LABELS = {
+    "category_spend": "Category spend per year",
+    "relevant_share": "Relevant share",
+    "target_buyers": "Target buyers",
+    "purchases_per_year": "Purchases per buyer per year",
+    "aov": "Average order value",
+    "serviceable_share": "Serviceable share",
+    "attainable_share": "Attainable share",
+}
+PLACEHOLDER_PREFIXES = ("illustrative", "(no source", "placeholder", "replace")
+PARAMS_FILE = "params/market_research.yaml"
+AGREEMENT_RATIO = 1.5  # the two TAMs agree when within 1.5x of each other (and SOMs overlap)
+
+
+def md_money(value: float, currency: str, decimals: int = 0) -> str:
+    from .formats import format_money, md_escape
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return md_escape(format_money(value, currency, decimals))
+
+
+def is_placeholder(source: str | None) -> bool:
+    """A sizing input whose source says it is illustrative, or that has no source at all."""
+    text = (source or "").strip().lower()
+    return not text or text.startswith(PLACEHOLDER_PREFIXES)
+
+
+@dataclass(frozen=True)
+class MarketFacts:
+    """The evidence the brief's go/no-go rests on (money yearly, in the shop currency)."""
+
+    placeholders: tuple[str, ...]  # sizing inputs still illustrative or unsourced
+    som_top_down: float
+    som_bottom_up: float
+    tam_ratio: float  # bottom-up TAM / top-down TAM
+    som_ranges_overlap: bool
+    own_revenue: float  # our last 12 months
+    currency: str
+
+    @property
+    def approaches_agree(self) -> bool:
+        return self.som_ranges_overlap and 1 / AGREEMENT_RATIO <= self.tam_ratio <= AGREEMENT_RATIO
+
+
+def market_facts(
+    inputs: pd.DataFrame, sizes: pd.DataFrame, own_revenue: float, currency: str = "USD"
+) -> MarketFacts:
+    """Facts from ``sizing_inputs`` and ``market_size`` output and our own yearly revenue."""
+    td, bu = sizes["top-down"], sizes["bottom-up"]
+    placeholders = tuple(
+        dict.fromkeys(inputs.loc[inputs["source"].map(is_placeholder), "input"].tolist())
+    )
+    overlap = min(td.loc["SOM", "high"], bu.loc["SOM", "high"]) >= max(
+        td.loc["SOM", "low"], bu.loc["SOM", "low"]
+    )
+    return MarketFacts(
+        placeholders=placeholders,
+        som_top_down=float(td.loc["SOM", "base"]),
+        som_bottom_up=float(bu.loc["SOM", "base"]),
+        tam_ratio=float(bu.loc["TAM", "base"] / td.loc["TAM", "base"]),
+        som_ranges_overlap=bool(overlap),
+        own_revenue=float(own_revenue),
+        currency=currency,
+    )
+
+
+def _names(inputs: Sequence[str]) -> str:
+    labels = [INPUT_LABELS.get(name, name).lower() for name in inputs]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def draft_line(facts: MarketFacts) -> str | None:
+    """The brief's first line while any sizing input is a placeholder (else None)."""
+    if not facts.placeholders:
+        return None
+    return (
+        f"**DRAFT: replace the illustrative inputs before sharing:** {_names(facts.placeholders)} "
+        f"in `{PARAMS_FILE}`, each with a cited source. No go/no-go until then."
+    )
+
+
+def decide(facts: MarketFacts) -> Decision:
+    """The brief's go/no-go (rules MR-1 to MR-4)."""
+    from .formats import format_pct
+
+    if facts.placeholders:
+        n = len(facts.placeholders)
+        return Decision(
+            "market_research",
+            "draft",
+            "Draft: no go/no-go yet",
+            f"{n} of the sizing inputs ({_names(facts.placeholders)}) are illustrative "
+            "placeholders or have no source, so the market size is not evidence yet.",
+            f"Replace the illustrative sizing inputs in `{PARAMS_FILE}` with cited figures and "
+            "their sources, then re-run the brief.",
+            "MR-1",
+        )
+    if not facts.approaches_agree:
+        return Decision(
+            "market_research",
+            "hold_reconcile",
+            "Hold",
+            f"The top-down and bottom-up sizes disagree (bottom-up TAM is {facts.tam_ratio:.2f}× "
+            "top-down"
+            + ("" if facts.som_ranges_overlap else ", and the SOM ranges do not overlap")
+            + "): one set of assumptions is off.",
+            "Reconcile the two sizings before committing budget.",
+            "MR-2",
+        )
+    if facts.som_top_down <= facts.own_revenue:
+        return Decision(
+            "market_research",
+            "hold_headroom",
+            "Hold",
+            f"The obtainable market ({md_money(facts.som_top_down, facts.currency)} a year) is no "
+            f"bigger than our own last 12 months ({md_money(facts.own_revenue, facts.currency)}).",
+            "Revisit the attainable share before investing.",
+            "MR-3",
+        )
+    headroom = facts.som_top_down - facts.own_revenue
+    return Decision(
+        "market_research",
+        "go",
+        "Go",
+        f"Both sizings agree and the obtainable market of "
+        f"{md_money(facts.som_top_down, facts.currency)} a year leaves "
+        f"{md_money(headroom, facts.currency)} of headroom over today's revenue "
+        f"({format_pct(facts.own_revenue / facts.som_top_down, 0)} of it taken).",
+        "Commit the budget; price and fix the weakest rating as the brief says.",
+        "MR-4",
+    )
+
+
+def sizing_findings(
+    facts: MarketFacts,
+    sizes: pd.DataFrame,
+    biggest: Mapping[str, str],
+    own_aov: float,
+) -> str:
+    """The market-size section's "What this means" (``biggest``: approach -> input name with the
+    largest tornado swing)."""
+    from .formats import format_pct
+
+    c = facts.currency
+    td, bu = sizes["top-down"], sizes["bottom-up"]
+    text = (
+        f"**What this means:** top-down, the obtainable market is "
+        f"**{md_money(facts.som_top_down, c)} a year** "
+        f"(range {md_money(td.loc['SOM', 'low'], c)} – {md_money(td.loc['SOM', 'high'], c)}) "
+        f"out of a {md_money(td.loc['TAM', 'base'], c)} "
+        f"total market; bottom-up it is {md_money(facts.som_bottom_up, c)} "
+        f"({md_money(bu.loc['SOM', 'low'], c)} – {md_money(bu.loc['SOM', 'high'], c)}). "
+    )
+    if facts.approaches_agree:
+        text += (
+            f"The two approaches agree (bottom-up TAM is {facts.tam_ratio:.2f}× top-down and the "
+            "SOM ranges overlap). "
+        )
+    else:
+        text += (
+            f"⚠️ The two approaches disagree (bottom-up TAM is {facts.tam_ratio:.2f}× top-down"
+            + ("" if facts.som_ranges_overlap else ", and the SOM ranges do not overlap")
+            + "): one set of assumptions is off, so reconcile them before relying on either. "
+        )
+    text += "TAM ≥ SAM ≥ SOM holds in every scenario of both approaches. "
+    top, bottom = (
+        INPUT_LABELS.get(biggest[a], biggest[a]).lower() for a in ("top_down", "bottom_up")
+    )
+    text += (
+        f"The estimate is most sensitive to the {top} in both approaches: research it first. "
+        if top == bottom
+        else f"The estimate is most sensitive to the {top} (top-down) and the {bottom} "
+        "(bottom-up): research those first. "
+    )
+    text += (
+        f"For scale, our own revenue over the last 12 months was {md_money(facts.own_revenue, c)} "
+        f"({format_pct(facts.own_revenue / facts.som_top_down, 0)} of the top-down SOM) with an "
+        f"average order of {md_money(own_aov, c, 2)}"
+    )
+    if facts.own_revenue > td.loc["SOM", "high"]:
+        text += "; ⚠️ we already sell more than the SOM, so the attainable share is set too low."
+    else:
+        text += "."
+    if facts.placeholders:
+        text += f" {draft_line(facts)}"
+    return text
+
+
+@dataclass(frozen=True)
+class PriceSubject:
+    """What the price questions asked about, and what it costs today."""
+
+    name: str  # the product or category; "" when not said
+    today: float  # today's price (NaN: unknown)
+    source: str  # where today's price comes from, in words
+
+
+def price_subject(
+    product: str, current_price: float = 0.0, products: pd.DataFrame | None = None
+) -> PriceSubject:
+    """Today's price of the surveyed product or category.
+
+    ``current_price`` > 0 wins; else a ``products`` row whose sku or name is ``product`` gives
+    its price, or the median price of the products in category ``product``.
+    """
+    name = (product or "").strip()
+    if current_price and current_price > 0:
+        return PriceSubject(name, float(current_price), "the current_price parameter")
+    if name and products is not None and len(products):
+        for column in ("sku", "name"):
+            if column in products:
+                hit = products[products[column].astype(str) == name]
+                if len(hit):
+                    return PriceSubject(
+                        name, float(hit["price"].iloc[0]), f"its {column} in products"
+                    )
+        if "category" in products:
+            in_category = products[products["category"].astype(str) == name]
+            if len(in_category):
+                return PriceSubject(
+                    name,
+                    float(in_category["price"].median()),
+                    f"the median price of the {len(in_category):,} {name} products",
+                )
+    return PriceSubject(name, math.nan, "")
+
+
+def vw_findings(
+    vw: VWResult, subject: PriceSubject, *, planned_price: float = 0.0, currency: str = "USD"
+) -> str:
+    """The price section's "What this means": the range for the named product and today's price,
+    or why no range is published."""
+    what = (
+        f"**{subject.name}**"
+        if subject.name
+        else "the surveyed product (not named: set `vw_product`)"
+    )
+    answered = vw.n_used + vw.dropped
+    if not vw.published:
+        return (
+            f"**No price range is published:** only {vw.n_used:,} of {answered:,} answers about "
+            f"{what} are valid ({vw.dropped_unordered:,} do not rise from “too cheap” to “too "
+            f"expensive”, {vw.dropped_missing:,} skipped a question), and a price range needs at "
+            f"least {vw.min_answers:,} valid answers. Collect at least "
+            f"{vw.min_answers - vw.n_used:,} more complete, ordered answers, or check the order of "
+            "the four price columns (vw_columns)."
+        )
+    today = (
+        f"Today's price is {md_money(subject.today, currency, 2)} ({subject.source}), "
+        + (
+            "inside that range."
+            if vw.pmc <= subject.today <= vw.pme
+            else "⚠️ **outside** that range."
+        )
+        if not math.isnan(subject.today)
+        else "Today's price is not known: set `current_price`, or name a product or category "
+        "of the products table in `vw_product`."
+    )
+    text = (
+        f"**What this means:** for {what}, customers accept prices from "
+        f"**{md_money(vw.pmc, currency, 2)} to {md_money(vw.pme, currency, 2)}**; the optimal "
+        f"price point is {md_money(vw.opp, currency, 2)} and the indifference point "
+        f"{md_money(vw.idp, currency, 2)} ({vw.definition} definition). {today} "
+        f"{vw.dropped:,} of {answered:,} respondents were left out ({vw.dropped_unordered:,} gave "
+        f"prices that do not rise from “too cheap” to “too expensive”, {vw.dropped_missing:,} "
+        f"skipped a question), so the curves use {vw.n_used:,} answers."
+    )
+    if planned_price > 0:
+        inside = vw.pmc <= planned_price <= vw.pme
+        text += f" Our planned price of {md_money(planned_price, currency, 2)} is " + (
+            f"**inside** the acceptable range, {'above' if planned_price > vw.opp else 'below'} "
+            "the optimal price point."
+            if inside
+            else "⚠️ **outside** the acceptable range."
+        )
+    return text
+
+
+def price_step(
+    vw: VWResult | None, subject: PriceSubject, planned_price: float, currency: str
+) -> str | None:
+    """The brief's pricing next step (None without price answers)."""
+    if vw is None:
+        return None
+    if not vw.published:
+        return (
+            f"collect at least {vw.min_answers - vw.n_used:,} more valid price answers before "
+            "setting a price"
+        )
+    what = f" for {subject.name}" if subject.name else ""
+    low, high = md_money(vw.pmc, currency, 2), md_money(vw.pme, currency, 2)
+    if planned_price > 0 and not vw.pmc <= planned_price <= vw.pme:
+        return f"move the planned price{what} into the accepted {low} – {high} range"
+    return f"price{what} within {low} – {high}, near {md_money(vw.opp, currency, 2)}"
+
+
+def price_point(
+    vw: VWResult | None, subject: PriceSubject, planned_price: float, currency: str
+) -> str | None:
+    """The executive summary's price bullet (None without price answers)."""
+    if vw is None:
+        return None
+    what = subject.name or "the surveyed product"
+    if not vw.published:
+        return (
+            f"**Price ({md_escape_text(what)}):** no range published, {vw.n_used:,} valid "
+            f"answers of the {vw.min_answers:,} needed."
+        )
+    text = (
+        f"**Price ({md_escape_text(what)}):** customers accept {md_money(vw.pmc, currency, 2)} – "
+        f"{md_money(vw.pme, currency, 2)}, optimal {md_money(vw.opp, currency, 2)}"
+    )
+    if not math.isnan(subject.today):
+        text += f"; today {md_money(subject.today, currency, 2)}"
+    if planned_price > 0:
+        inside = vw.pmc <= planned_price <= vw.pme
+        where = "inside" if inside else "outside"
+        text += f"; planned {md_money(planned_price, currency, 2)} is {where} the range"
+    return text + "."
+
+
+def md_escape_text(text: str) -> str:
+    """User text (a product name) in a Markdown sentence."""
+    from .formats import md_escape
+
+    return md_escape(text)

@@ -79,6 +79,8 @@ HEADLINES: dict[str, Headline] = {
     "k": Headline("Behaviour groups", "count"),
     "silhouette": Headline("Group separation (silhouette)", "score"),
     "ari_vs_truth": Headline("Match with the planted customer types (ARI)", "score"),
+    "lapsed_after_days": Headline("Silent days after which a customer is Lapsed", "days"),
+    "lapsed_share": Headline("Lapsed customers", "share"),
 }
 
 _recorded: dict[str, Any] = {}

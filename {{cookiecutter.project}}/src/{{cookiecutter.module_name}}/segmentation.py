@@ -26,6 +26,7 @@ Typical use::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,8 +45,10 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from . import actions as _actions
 from .config import write_atomically
 from .data import fetch
+from .decisions import Decision
 
 SECONDS_PER_DAY = 86_400.0
 MAX_CHANNELS = 10  # more distinct channels than this are folded into channel_other
@@ -435,19 +438,11 @@ RFM_SEGMENTS: tuple[RfmSegment, ...] = (
     RfmSegment("Lost", (1, 1), (1, 2), "Fewest orders, longest ago."),
 )
 
-SEGMENT_ACTIONS: dict[str, str] = {
-    "Champions": "Reward and involve them: early access, referrals, reviews. No discounts needed.",
-    "Loyal customers": "Upsell higher-value products and invite them to the loyalty programme.",
-    "Potential loyalists": "Build the habit: membership offer and personalised recommendations.",
-    "New customers": "Onboard well: welcome series and a nudge to a second order within 30 days.",
-    "Promising": "Show best-sellers and a small time-limited incentive for the next order.",
-    "Need attention": "Re-engage with a limited-time offer based on what they bought before.",
-    "About to sleep": "Reach out now with popular products and a modest reminder offer.",
-    "At risk": "Personal win-back messages; ask what changed and fix it.",
-    "Can't lose them": "Win back personally: new range, a strong offer, a call or survey.",
-    "Hibernating": "Low-cost reactivation only: one relevant offer, then leave them be.",
-    "Lost": "Do not spend on them: one last try at most, then exclude from paid retargeting.",
-}
+# The action words per segment live with the customer-actions precedence table (actions.py),
+# so this report and customer_actions.csv always say the same thing.
+SEGMENT_ACTIONS: dict[str, str] = _actions.SEGMENT_ACTIONS
+LAPSED = _actions.LAPSED
+SEGMENT_NAMES: tuple[str, ...] = (*(s.name for s in RFM_SEGMENTS), LAPSED)
 
 
 def _segment_grid() -> np.ndarray:
@@ -467,13 +462,17 @@ def _segment_grid() -> np.ndarray:
 _SEGMENT_GRID = _segment_grid()
 
 
-def rfm_segment_table() -> pd.DataFrame:
-    """The segment map as a readable table (segment, R scores, F scores, meaning, action)."""
+def rfm_segment_table(lapsed_after_days: int | None = None) -> pd.DataFrame:
+    """The segment map as a readable table (segment, R scores, F scores, meaning, action).
+
+    With ``lapsed_after_days`` the table ends with the Lapsed row that overrides the map for
+    customers silent longer than that (see :func:`anchor_segments`).
+    """
 
     def span(low: int, high: int) -> str:
         return str(low) if low == high else f"{low}-{high}"
 
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "segment": [s.name for s in RFM_SEGMENTS],
             "R scores": [span(*s.recency) for s in RFM_SEGMENTS],
@@ -482,6 +481,16 @@ def rfm_segment_table() -> pd.DataFrame:
             "action": [SEGMENT_ACTIONS[s.name] for s in RFM_SEGMENTS],
         }
     )
+    if lapsed_after_days is not None:
+        lapsed = {
+            "segment": LAPSED,
+            "R scores": "any",
+            "F scores": "any",
+            "meaning": f"No order for more than {lapsed_after_days} days, whatever the scores.",
+            "action": SEGMENT_ACTIONS[LAPSED],
+        }
+        table = pd.concat([table, pd.DataFrame([lapsed])], ignore_index=True)
+    return table
 
 
 def rfm_segment_grid() -> pd.DataFrame:
@@ -511,9 +520,7 @@ def assign_rfm_segment(scores: pd.DataFrame) -> pd.DataFrame:
     f = _score_array(scores["f_score"], "f_score")
     codes = _SEGMENT_GRID[r - 1, f - 1]
     named = scores.copy()
-    named["rfm_segment"] = pd.Categorical.from_codes(
-        codes, categories=[s.name for s in RFM_SEGMENTS], ordered=True
-    )
+    named["rfm_segment"] = pd.Categorical.from_codes(codes, categories=SEGMENT_NAMES, ordered=True)
     return named
 
 
@@ -565,6 +572,12 @@ def segment_summary(
     if not isinstance(features_with_segments[by].dtype, pd.CategoricalDtype):
         summary = summary.sort_values(["revenue", "customers"], ascending=False, kind="stable")
     summary["action"] = [actions.get(segment, "") for segment in summary.index]
+    if "expected_value" in features_with_segments:
+        value = features_with_segments.groupby(
+            features_with_segments[by].to_numpy(), observed=True, sort=False
+        )["expected_value"]
+        summary["expected_value"] = value.sum().reindex(summary.index)
+        summary["expected_value_per_customer"] = value.mean().reindex(summary.index)
     return summary
 
 
@@ -793,8 +806,57 @@ def choose_k(
     )
     if table["silhouette"].isna().all():
         raise ValueError("No k could be scored: the customers do not form separate groups.")
-    best = int(table.loc[table["silhouette"].idxmax(), "k"])  # idxmax: first (smallest) k
-    return best, table
+    table["noise"] = _silhouette_noise(sample, scorable, table, random_state)
+    best = float(table["silhouette"].max())
+    table["within_noise"] = table["silhouette"] >= best - NOISE_MULTIPLE * table["noise"]
+    # The smallest k whose silhouette is within noise of the best: fewer groups, same evidence.
+    chosen = int(table.loc[table["within_noise"], "k"].min())
+    return chosen, table
+
+
+# k is the smallest number of groups whose silhouette is within this many standard errors
+# (of its difference from the best k) of the best silhouette.
+NOISE_MULTIPLE = 2.0
+NOISE_HALF_SAMPLES = 10
+
+
+def _silhouette_noise(
+    sample: np.ndarray,
+    labelings: Mapping[int, np.ndarray],
+    table: pd.DataFrame,
+    random_state: int,
+) -> np.ndarray:
+    """Standard error of each k's silhouette difference from the best k, by half-sampling.
+
+    The silhouette of the same labels is recomputed on ``NOISE_HALF_SAMPLES`` random halves of
+    the sample; the spread (standard deviation) of the paired difference best - k over the
+    halves is the noise. A half-sample's mean of n/2 of n values has the variance of the full
+    sample's mean (finite-population correction 1 - 1/2), so the spread of halves estimates the
+    standard error of the full-sample figure. The best k itself has noise 0.
+    """
+    best_k = int(table.loc[table["silhouette"].idxmax(), "k"])
+    ks = list(labelings)
+    rng = np.random.default_rng(random_state)
+    n = len(sample)
+    if n < 8 or len(ks) < 2:
+        return np.zeros(len(table))
+    draws = []
+    for _ in range(NOISE_HALF_SAMPLES):
+        half = np.sort(rng.choice(n, size=n // 2, replace=False))
+        usable = [k for k in ks if len(np.unique(labelings[k][half])) > 1]
+        scores = dict(
+            zip(
+                usable,
+                _silhouettes(sample[half], [labelings[k][half] for k in usable]),
+                strict=True,
+            )
+        )
+        draws.append(scores)
+    noise = []
+    for k in table["k"]:
+        paired = [d[best_k] - d[k] for d in draws if k in d and best_k in d]
+        noise.append(float(np.std(paired, ddof=1)) if len(paired) > 1 else 0.0)
+    return np.asarray(noise)
 
 
 def _silhouettes(
@@ -1155,7 +1217,8 @@ MEMBERSHIP_COLUMNS = ("customer_id", "rfm_segment", "cluster")
 
 
 def export_membership(features: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``customer_id``, ``rfm_segment`` and ``cluster`` (nothing else) for activation tools.
+    """Write ``customer_id``, ``rfm_segment`` and ``cluster`` for activation tools, and
+    ``expected_value`` when the features have it (nothing else).
 
     The format follows the suffix: ``.parquet`` / ``.pq`` or ``.csv``. Parent folders are
     created. Keep this file out of shared reports: it lists individual customers.
@@ -1184,6 +1247,8 @@ def export_membership(features: pd.DataFrame, path: str | Path) -> Path:
             "cluster": features["cluster"].to_numpy(),
         }
     )
+    if "expected_value" in features:  # the segment's expected future value, for the CRM plan
+        membership["expected_value"] = features["expected_value"].to_numpy(dtype="float64")
     if suffix == ".csv":
         return write_atomically(path, lambda tmp: membership.to_csv(tmp, index=False))
     return write_atomically(path, lambda tmp: membership.to_parquet(tmp, index=False))
@@ -1299,3 +1364,531 @@ def _sample_index(n: int, sample_size: int, random_state: int) -> np.ndarray:
         return np.arange(n)
     rng = np.random.default_rng(random_state)
     return np.sort(rng.choice(n, size=sample_size, replace=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Absolute anchors, expected future value and the report's decision
+# --------------------------------------------------------------------------------------------
+
+LAPSE_QUANTILE = 0.99  # silent longer than 99% of the shop's repeat purchases took: lapsed
+CYCLE_QUANTILE = 0.8  # the usual repurchase time (the churn report's suggested horizon rule)
+MIN_REPEAT_PURCHASES = 20  # fewer repeat purchases than this cannot tell the shop's cycle
+FUTURE_VALUE_DAYS = 365  # expected future value is over the next 12 months
+AGEING_SHARE = 0.5  # at least half the customers lapsed: the base is ageing
+WEAK_SILHOUETTE = 0.25  # below this the groups overlap a lot
+DAYS_PER_WEEK = 7
+
+
+@dataclass(frozen=True)
+class RecencyAnchor:
+    """How long silence means 'lapsed' in this shop, from its own repurchase times.
+
+    ``lapsed_after_days``: customers silent longer are labelled Lapsed (None: unknown, the
+    labels stay relative); ``cycle_days``: the usual repurchase time (80% of repeat purchases
+    come within it); ``repeat_purchases``: how many gaps the figures rest on; ``source``:
+    "data", "parameter" or "too_few_repeat_purchases".
+    """
+
+    lapsed_after_days: int | None
+    cycle_days: int | None
+    repeat_purchases: int
+    source: str
+
+    def sentence(self) -> str:
+        """One plain sentence on where the threshold comes from (Markdown-safe)."""
+        if self.source == "parameter":
+            return (
+                f"Customers silent for more than {self.lapsed_after_days} days are labelled "
+                "Lapsed, as set by the lapsed_after_days parameter."
+            )
+        if self.lapsed_after_days is None:
+            return (
+                f"The orders hold only {self.repeat_purchases:,} repeat purchases, too few to "
+                "tell this shop's repurchase cycle, so recency labels are relative to the other "
+                "customers. Add a longer order history, or set lapsed_after_days."
+            )
+        return (
+            f"{LAPSE_QUANTILE:.0%} of this shop's {self.repeat_purchases:,} repeat purchases "
+            f"came within {self.lapsed_after_days} days of the previous one (80% within "
+            f"{self.cycle_days} days), so customers silent for longer are labelled Lapsed "
+            "whatever their scores."
+        )
+
+
+def repurchase_gaps(orders: ibis.Table, *, as_of: Any = None) -> pd.DataFrame:
+    """Repeat purchases per gap in whole days since the same customer's previous purchase day.
+
+    Computed in the engine over purchase days (several orders on one day count once), orders
+    up to ``as_of``. Returns ``gap_days`` and ``repeat_purchases``, by gap.
+    """
+    _require_columns(orders.columns, ORDER_COLUMNS[:2], "orders")
+    orders = orders.mutate(ordered_at=_as_timestamp_column(orders.ordered_at))
+    cutoff = _resolve_as_of(orders, as_of)
+    past = orders.filter(
+        orders.customer_id.notnull() & (orders.ordered_at <= _timestamp_literal(cutoff, orders))
+    )
+    day = (past.ordered_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor()
+    daily = past.group_by(customer_id=past.customer_id, day=day).aggregate(n=ibis._.count())
+    previous = daily.day.lag().over(ibis.window(group_by="customer_id", order_by="day"))
+    gaps = daily.mutate(gap_days=(daily.day - previous).cast("int64"))
+    gaps = gaps.filter(gaps.gap_days.notnull())
+    histogram = fetch(gaps.group_by("gap_days").aggregate(repeat_purchases=ibis._.count()))
+    histogram = histogram.astype({"gap_days": "int64", "repeat_purchases": "int64"})
+    return histogram.sort_values("gap_days", ignore_index=True)
+
+
+def _gap_quantile(histogram: pd.DataFrame, quantile: float) -> int:
+    cumulative = histogram["repeat_purchases"].cumsum() / histogram["repeat_purchases"].sum()
+    position = int(np.searchsorted(cumulative.to_numpy(), quantile - 1e-12))
+    return int(histogram["gap_days"].iloc[min(position, len(histogram) - 1)])
+
+
+def recency_anchor(
+    orders: ibis.Table, *, as_of: Any = None, lapsed_after_days: int = 0
+) -> RecencyAnchor:
+    """The lapse threshold: ``lapsed_after_days`` when given (> 0), else from the data.
+
+    Rule: the 99th percentile of the days between a customer's consecutive purchase days,
+    rounded up to whole weeks; the cycle is the 80th percentile rounded up the same way (the
+    churn report's suggested horizon). With fewer than ``MIN_REPEAT_PURCHASES`` repeat
+    purchases nothing is anchored (``lapsed_after_days`` None).
+    """
+    if isinstance(lapsed_after_days, bool) or not isinstance(lapsed_after_days, int | np.integer):
+        raise ValueError(
+            f"lapsed_after_days must be a whole number of days; got {lapsed_after_days!r}."
+        )
+    if lapsed_after_days < 0:
+        raise ValueError(
+            f"lapsed_after_days must be 0 (from the data) or more; got {lapsed_after_days}."
+        )
+    histogram = repurchase_gaps(orders, as_of=as_of)
+    total = int(histogram["repeat_purchases"].sum())
+
+    def weeks(days: int) -> int:
+        return max(DAYS_PER_WEEK, math.ceil(days / DAYS_PER_WEEK) * DAYS_PER_WEEK)
+
+    cycle = (
+        weeks(_gap_quantile(histogram, CYCLE_QUANTILE)) if total >= MIN_REPEAT_PURCHASES else None
+    )
+    if lapsed_after_days > 0:
+        return RecencyAnchor(int(lapsed_after_days), cycle, total, "parameter")
+    if total < MIN_REPEAT_PURCHASES:
+        return RecencyAnchor(None, None, total, "too_few_repeat_purchases")
+    return RecencyAnchor(weeks(_gap_quantile(histogram, LAPSE_QUANTILE)), cycle, total, "data")
+
+
+def anchor_segments(rfm: pd.DataFrame, anchor: RecencyAnchor | int | None) -> pd.DataFrame:
+    """``rfm_segment`` set to Lapsed for every customer silent longer than the threshold.
+
+    The R x F map ranks customers against each other; this puts an absolute floor under it, so
+    on an ageing base nobody silent past the threshold is "About to sleep" or a "Champion".
+    """
+    days = anchor.lapsed_after_days if isinstance(anchor, RecencyAnchor) else anchor
+    _require_frame(rfm, ("rfm_segment", "recency_days"), "rfm", hint="run assign_rfm_segment()")
+    anchored = rfm.copy()
+    if days is None:
+        return anchored
+    segment = anchored["rfm_segment"].astype(pd.CategoricalDtype(SEGMENT_NAMES, ordered=True))
+    anchored["rfm_segment"] = segment.where(anchored["recency_days"] <= days, LAPSED)
+    return anchored
+
+
+def future_value_by_segment(
+    orders: ibis.Table,
+    *,
+    as_of: Any,
+    lapsed_after_days: int | None,
+    days: int = FUTURE_VALUE_DAYS,
+    min_orders: int = 1,
+) -> pd.DataFrame | None:
+    """Expected future value per customer of each segment: what customers in the same segment
+    ``days`` earlier spent over the following ``days`` (net revenue, refunds excluded).
+
+    A back-test on the shop's own history, no model: the segments are rebuilt as of
+    ``as_of - days`` (same map, same lapse threshold) and each one's mean revenue in the next
+    ``days`` is the expectation for today's customers of that segment. ``None`` when no
+    customer had ordered by then (history shorter than ``days``).
+
+    Returns
+    -------
+    One row per segment (index ``rfm_segment``) with ``customers_then`` and
+    ``future_value_per_customer``.
+    """
+    orders = orders.mutate(ordered_at=_as_timestamp_column(orders.ordered_at))
+    cutoff = _resolve_as_of(orders, as_of)
+    then = cutoff - pd.Timedelta(days=days)
+    try:
+        past = customer_features(orders, as_of=then, min_orders=min_orders)
+    except ValueError:
+        return None
+    past = anchor_segments(assign_rfm_segment(rfm_scores(past)), lapsed_after_days)
+    window = (orders.ordered_at > _timestamp_literal(then, orders)) & (
+        orders.ordered_at <= _timestamp_literal(cutoff, orders)
+    )
+    if "is_refunded" in orders.columns:
+        window &= ~orders.is_refunded.fill_null(False)
+    later = orders.filter(window)
+    spent = fetch(
+        later.group_by("customer_id").aggregate(revenue=later.revenue.cast("float64").sum())
+    )
+    revenue = past["customer_id"].map(spent.set_index("customer_id")["revenue"]).fillna(0.0)
+    grouped = revenue.groupby(past["rfm_segment"].to_numpy(), sort=False)
+    table = pd.DataFrame(
+        {"customers_then": grouped.size(), "future_value_per_customer": grouped.mean()}
+    )
+    table.index.name = "rfm_segment"
+    return table
+
+
+def with_future_value(rfm: pd.DataFrame, by_segment: pd.DataFrame | None) -> pd.DataFrame:
+    """``expected_value`` per customer: their segment's future value (NaN when unknown)."""
+    valued = rfm.copy()
+    if by_segment is None:
+        valued["expected_value"] = np.nan
+        return valued
+    per_customer = by_segment["future_value_per_customer"]
+    valued["expected_value"] = valued["rfm_segment"].astype("object").map(per_customer)
+    return valued.astype({"expected_value": "float64"})
+
+
+@dataclass(frozen=True)
+class Separation:
+    """How clearly the behaviour groups stand apart, in words a PM can act on."""
+
+    verdict: str  # "well_separated", "overlapping", "weak" or "flat"
+    sentence: str
+    rule: str
+
+
+def separation(k: int, silhouette: float, k_scores: pd.DataFrame | None) -> Separation:
+    """The groups' separation from the silhouette and its curve over k (rules SEG-K1..K4).
+
+    Flat: every k tried is within noise of the best (``choose_k``'s ``within_noise``), so no
+    number of groups stands out.
+    """
+    flat = (
+        k_scores is not None
+        and "within_noise" in k_scores
+        and len(k_scores.dropna(subset=["silhouette"])) > 1
+        and bool(k_scores.dropna(subset=["silhouette"])["within_noise"].all())
+    )
+    how = "chosen automatically" if k_scores is not None else "set by the n_clusters parameter"
+    if k_scores is not None and "noise" in k_scores:
+        scored = k_scores.dropna(subset=["silhouette"])
+        best = scored.loc[scored["silhouette"].idxmax()]
+        if int(best["k"]) != k:
+            how += (
+                f": the smallest k within noise of the best silhouette "
+                f"({best['silhouette']:.2f} at k = {int(best['k'])})"
+            )
+    lead = f"With **{k} groups** ({how}) the silhouette is **{silhouette:.2f}**: "
+    if flat:
+        return Separation(
+            "flat",
+            lead + "the groups are weakly separated. Every number of groups from "
+            f"{int(k_scores['k'].min())} to {int(k_scores['k'].max())} separates customers about "
+            "equally well (within noise), so treat the groups as rough tendencies and act on the "
+            "RFM segments.",
+            "SEG-K1",
+        )
+    if silhouette < WEAK_SILHOUETTE:
+        return Separation(
+            "weak",
+            lead + "the groups are weakly separated: treat them as rough tendencies, not firm "
+            "types, and act on the RFM segments.",
+            "SEG-K2",
+        )
+    if silhouette < 0.5:
+        return Separation(
+            "overlapping",
+            lead + "the groups are distinct but overlap at the edges: fine for shaping messages, "
+            "though customers near a border could sit in either group.",
+            "SEG-K3",
+        )
+    return Separation(
+        "well_separated",
+        lead + "the groups are well separated, a sound basis for different messages.",
+        "SEG-K4",
+    )
+
+
+@dataclass(frozen=True)
+class SegmentFacts:
+    """The evidence the segmentation decision rests on (money in the shop currency)."""
+
+    customers: int
+    lifetime_revenue: float
+    lapsed: int
+    lapsed_after_days: int | None
+    lapsing: int  # past the usual cycle, not yet lapsed
+    lapsing_future_value: float  # their expected future value over the next 12 months
+    cycle_days: int | None
+    currency: str
+
+
+def segment_facts(rfm: pd.DataFrame, anchor: RecencyAnchor, currency: str = "USD") -> SegmentFacts:
+    """Counts and values for :func:`decide` from anchored, valued customers."""
+    _require_frame(rfm, ("rfm_segment", "recency_days", "monetary"), "rfm")
+    lapsed = rfm["rfm_segment"] == LAPSED
+    if anchor.cycle_days is None or anchor.lapsed_after_days is None:
+        lapsing = pd.Series(False, index=rfm.index)
+    else:
+        lapsing = ~lapsed & (rfm["recency_days"] > anchor.cycle_days)
+    value = rfm["expected_value"] if "expected_value" in rfm else pd.Series(np.nan, rfm.index)
+    return SegmentFacts(
+        customers=len(rfm),
+        lifetime_revenue=float(rfm["monetary"].sum()),
+        lapsed=int(lapsed.sum()),
+        lapsed_after_days=anchor.lapsed_after_days,
+        lapsing=int(lapsing.sum()),
+        lapsing_future_value=float(value[lapsing].sum()) if value[lapsing].notna().any() else 0.0,
+        cycle_days=anchor.cycle_days,
+        currency=currency,
+    )
+
+
+ACTIONS_EXPORT = "data/exports/customer_actions.csv"
+
+
+def decide(facts: SegmentFacts) -> Decision:
+    """The segmentation report's decision (docs/decisions.md, Customer segmentation, SEG-1..4)."""
+    from .formats import format_money, format_pct, md_escape
+
+    def money(value: float) -> str:
+        return md_escape(format_money(value, facts.currency))
+
+    plan = f"One action per customer is in `{ACTIONS_EXPORT}` (written after a full run)."
+    if facts.lapsed_after_days is None:
+        return Decision(
+            "segmentation",
+            "relative_only",
+            "Segments relative only",
+            "There are too few repeat purchases to know how long this shop's customers usually "
+            "take to come back, so the recency labels only compare customers with each other.",
+            "Load a longer order history (or set lapsed_after_days), then act on the segments. "
+            + plan,
+            "SEG-1",
+        )
+    share = facts.lapsed / facts.customers if facts.customers else 0.0
+    if share >= AGEING_SHARE:
+        return Decision(
+            "segmentation",
+            "ageing_base",
+            "Ageing customer base",
+            f"{format_pct(share, 0)} of customers ({facts.lapsed:,}) have not ordered for more "
+            f"than {facts.lapsed_after_days} days, longer than almost every repeat purchase in "
+            "this shop takes: most of the base has lapsed.",
+            "Send Lapsed customers one low-cost win-back at most and put the budget into "
+            "acquiring new customers. " + plan,
+            "SEG-2",
+        )
+    if facts.lapsing and facts.lapsing_future_value > 0:
+        return Decision(
+            "segmentation",
+            "win_back",
+            "Win back the customers going quiet",
+            f"{facts.lapsing:,} customers are past the usual repurchase time "
+            f"({facts.cycle_days} days) but not yet lapsed; customers in their segments spent "
+            f"{money(facts.lapsing_future_value)} over the following 12 months a year ago "
+            "(expected future value).",
+            "Contact them this week with their segment's action; reward Champions without "
+            "discounts. " + plan,
+            "SEG-3",
+        )
+    return Decision(
+        "segmentation",
+        "keep_warm",
+        "Keep customers warm",
+        f"Few customers are going quiet: {facts.lapsing:,} past the usual repurchase time "
+        f"and {facts.lapsed:,} lapsed, with no measurable future value to win back.",
+        "Act on each segment as suggested; no win-back campaign is needed this week. " + plan,
+        "SEG-4",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The sentences the page prints (each from the evidence; Markdown-safe)
+# --------------------------------------------------------------------------------------------
+
+
+def cutoff_for(day: Any) -> pd.Timestamp:
+    """The last instant of an ``data.analysis_date``: orders before its ``end`` count."""
+    return pd.Timestamp(day.end) - pd.Timedelta(microseconds=1)
+
+
+def _money(value: float, currency: str) -> str:
+    from .formats import format_money, md_escape
+
+    return md_escape(format_money(value, currency))
+
+
+def _pct(value: float) -> str:
+    from .formats import format_pct
+
+    return format_pct(value, 0 if value >= 0.1 else 1)
+
+
+def revenue_words(lookback_days: int | None) -> str:
+    """What ``monetary`` measures: lifetime revenue, or revenue in the lookback window."""
+    return f"revenue in the last {lookback_days} days" if lookback_days else "lifetime revenue"
+
+
+def population_sentence(
+    n_customers: int,
+    revenue: float,
+    *,
+    day: dt.date,
+    min_orders: int,
+    lookback_days: int | None,
+    currency: str,
+) -> str:
+    """Who the report looks at, in one sentence."""
+    window = f"the {lookback_days} days up to" if lookback_days else "all orders up to"
+    orders = "order" if min_orders == 1 else "orders"
+    return (
+        f"**{n_customers:,} customers** with at least {min_orders} {orders} in {window} "
+        f"**{day:%d %b %Y}**, with {_money(revenue, currency)} of {revenue_words(lookback_days)} "
+        "(net of refunded orders)."
+    )
+
+
+def rfm_findings(
+    segments: pd.DataFrame,
+    facts: SegmentFacts,
+    *,
+    lookback_days: int | None = None,
+    has_future_value: bool = True,
+) -> list[str]:
+    """What the RFM segments mean, as bullet points (rules in docs/decisions.md, SEG-F)."""
+    words = revenue_words(lookback_days)
+    currency = facts.currency
+    best = segments.reindex(["Champions", "Loyal customers"])
+    quiet = segments.reindex(["At risk", "Can't lose them"])
+    lapsed = segments.reindex([LAPSED])
+    gone = segments.reindex(["Hibernating", "Lost"])
+
+    def future(rows: pd.DataFrame) -> str:
+        if not has_future_value or "expected_value" not in rows:
+            return ""
+        return (
+            f"; expected future value {_money(float(rows['expected_value'].sum()), currency)} "
+            "over the next 12 months"
+        )
+
+    points = [
+        f"**Champions and Loyal customers** are {_pct(best.customers_share.sum())} of customers "
+        f"and bring {_pct(best.revenue_share.sum())} of {words}: reward them without "
+        "discounts, unless the churn report lists them as at risk (customer_actions.csv "
+        "gives them a retention action first)."
+    ]
+    n_quiet = int(quiet.customers.sum())
+    if n_quiet:
+        points.append(
+            f"**At risk and Can't lose them**: {n_quiet:,} customers who used to buy often have "
+            f"gone quiet but are not yet lapsed; {words} {_money(quiet.revenue.sum(), currency)}"
+            f"{future(quiet)}. They are the win-back priority."
+        )
+    n_lapsed = int(lapsed.customers.sum())
+    if n_lapsed:
+        points.append(
+            f"**Lapsed**: {n_lapsed:,} customers ({_pct(lapsed.customers_share.sum())}) have not "
+            f"ordered for more than {facts.lapsed_after_days} days; {words} "
+            f"{_money(lapsed.revenue.sum(), currency)}{future(lapsed)}. One low-cost message "
+            "at most, and out of paid retargeting."
+        )
+    if not n_quiet and n_lapsed:
+        points.append(
+            "Nobody is At risk or Can't lose them: every frequent buyer silent that long is "
+            f"past the {facts.lapsed_after_days}-day lapse threshold."
+        )
+    if int(gone.customers.sum()):
+        points.append(
+            f"**Hibernating and Lost** are {_pct(gone.customers_share.sum())} of customers and "
+            f"{_pct(gone.revenue_share.sum())} of {words}: reactivate cheaply or not at all."
+        )
+    if not has_future_value:
+        points.append(missing_data_line("future_value"))
+    return points
+
+
+MISSING_DATA = {
+    "future_value": "Expected future value needs at least 12 months of order history before "
+    "the analysis date: load a longer history to see what each segment is worth ahead.",
+    "channel_category": "Add a `channel` or `category` column to the orders table to see each "
+    "group's sales channels and favourite categories.",
+}
+
+
+def missing_data_line(what: str) -> str:
+    """The one line that replaces a section for data the shop does not have."""
+    return f"_{MISSING_DATA[what]}_"
+
+
+def group_findings(groups: pd.DataFrame, not_grouped: int, words: str) -> list[str]:
+    """One bullet per behaviour group (``groups``: index name, ``customers_share``,
+    ``revenue_share``, ``approach``), largest revenue first."""
+    lines = [
+        f"**{name}** ({_pct(row.customers_share)} of customers, {_pct(row.revenue_share)} of "
+        f"{words}): {row.approach}"
+        for name, row in groups.sort_values("revenue_share", ascending=False).iterrows()
+    ]
+    if not_grouped:
+        lines.append(
+            f"{not_grouped:,} customers have no net revenue (every order refunded or free) and "
+            "are not grouped; they keep their RFM segment."
+        )
+    return lines
+
+
+def summary_points(
+    facts: SegmentFacts,
+    segments: pd.DataFrame,
+    sep: Separation,
+    k: int,
+    *,
+    lookback_days: int | None,
+    exported: int,
+) -> list[str]:
+    """The executive summary's bullets."""
+    words = revenue_words(lookback_days)
+    best = segments.reindex(["Champions", "Loyal customers"])
+    points = [
+        f"{facts.customers:,} customers with {_money(facts.lifetime_revenue, facts.currency)} "
+        f"of {words}; Champions and Loyal customers ({_pct(best.customers_share.sum())} of "
+        f"customers) bring {_pct(best.revenue_share.sum())} of it."
+    ]
+    if facts.lapsed_after_days is not None:
+        points.append(
+            f"{facts.lapsed:,} customers ({_pct(facts.lapsed / facts.customers)}) are Lapsed "
+            f"(silent more than {facts.lapsed_after_days} days); {facts.lapsing:,} more are "
+            f"past the usual {facts.cycle_days}-day repurchase time."
+        )
+    separated = "weakly separated" if sep.verdict in ("flat", "weak") else "separated"
+    points.append(f"{k} behaviour groups, {separated} (silhouette rule {sep.rule}).")
+    points.append(
+        f"One action per customer for {exported:,} customers: `{ACTIONS_EXPORT}` after a full "
+        "run (segment lists in `data/exports/segment_membership.parquet`)."
+    )
+    return points
+
+
+def planted_types_sentence(ari: float) -> str:
+    """How well the sample shop's planted customer types are recovered (sample data only)."""
+    return (
+        "On this sample shop the customer types planted by the data generator are recovered "
+        f"with an adjusted Rand index of **{ari:.2f}** (1 is a perfect match, 0 is chance)."
+    )
+
+
+def export_sentence(customers: int, file_name: str) -> str:
+    """Where the segment lists went (never the customers themselves)."""
+    return (
+        f"Saved **{customers:,} customers** (customer id, RFM segment, behaviour group, expected "
+        f"future value) to `data/exports/{file_name}` in the project folder; after a full run "
+        f"`{ACTIONS_EXPORT}` holds one action per customer."
+    )
+
+
+def decision_line(decision: Decision) -> str:
+    """The decision as the executive summary's closing line."""
+    return f"**{decision.label}.** {decision.next_step}"
