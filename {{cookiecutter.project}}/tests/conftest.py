@@ -80,9 +80,15 @@ def run_reports(project: Path, *args: str, data_url: str | None = None):
         text=True,
         timeout=1800,
     )
+    # a partial (--only) run is never published as latest: read the run's own folder then
     latest = project / "reports" / "latest"
-    summary = json.loads((latest / "summary.json").read_text()) if latest.exists() else None
-    return done, summary, latest
+    runs = sorted(p for p in (project / "reports").glob("20*") if (p / "summary.json").is_file())
+    if not ("--only" in args or "-p" in args) and latest.exists():
+        folder = latest
+    else:
+        folder = runs[-1] if runs else latest
+    summary = json.loads((folder / "summary.json").read_text()) if folder.exists() else None
+    return done, summary, folder
 
 
 @pytest.fixture(scope="session")
