@@ -31,29 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell
+from test_runner import FAKE_PASSWORD, FAKE_URL, make_notebook  # one notebook writer
 
 from {{ cookiecutter.module_name }} import cli, config, data, report, runner
 
 PACKAGE = runner.__package__
-FAKE_PASSWORD = "pa55-Secret-xyz"
-FAKE_URL = f"postgresql://analyst:{FAKE_PASSWORD}@db.internal:5432/shop"
 LINUX = Path("/proc/self/stat").exists()
-
-
-def make_notebook(path: Path, *cells: tuple[str, str, tuple[str, ...]]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    for kind, source, tags in cells:
-        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
 
 
 LISTS = (
