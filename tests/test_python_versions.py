@@ -6,14 +6,28 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import baked, clean_env
 
 
+def interpreter(version: str) -> str | None:
+    """A Python of that version that really runs (a pyenv shim may exist for an inactive one)."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates += sorted(str(p) for p in pyenv.glob(f"{version}*/bin/python3"))
+    for candidate in filter(None, candidates):
+        ran = subprocess.run([candidate, "-c", "import sys; print(sys.version[:4])"],
+                             capture_output=True, text=True)  # fmt: skip
+        if ran.returncode == 0 and ran.stdout.strip() == version:
+            return candidate
+    return None
+
+
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
 def test_a_bake_sets_up_and_runs_every_report_on(version, tmp_path):
-    python = shutil.which(f"python{version}")
+    python = interpreter(version)
     if python is None:
         pytest.skip(f"Python {version} is not installed on this machine")
     with baked() as project:

@@ -48,7 +48,7 @@ def test_reports_on_postgresql_match_duckdb(postgres_url, sample_dir, report_run
     )
     project = scratch_project(tmp_path / "project", sample_dir)
     only = [arg for name in chosen for arg in ("--only", name)]
-    done, pg, _ = run_reports(project, *only, data_url=postgres_url)
+    done, pg, run_dir = run_reports(project, *only, data_url=postgres_url)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for name in chosen:
         assert pg["notebooks"][name]["status"] == "ok"
@@ -56,4 +56,4 @@ def test_reports_on_postgresql_match_duckdb(postgres_url, sample_dir, report_run
         for metric in COMPARED[name]:
             if metric in on_duck:
                 assert same(on_pg.get(metric), on_duck[metric]), (name, metric)
-    assert postgres_url not in (project / "reports" / "latest" / "run.log").read_text()
+    assert postgres_url not in (run_dir / "run.log").read_text()
