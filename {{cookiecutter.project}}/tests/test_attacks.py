@@ -33,7 +33,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_runner import FAKE_PASSWORD, FAKE_URL, make_notebook  # one notebook writer
+from test_runner import (  # one notebook writer, one way to see a run's processes
+    FAKE_PASSWORD,
+    FAKE_URL,
+    is_alive,
+    make_notebook,
+    processes_of,
+    started_at,
+    wait_until_gone,
+)
 
 from {{ cookiecutter.module_name }} import cli, config, data, report, runner
 
@@ -117,37 +125,6 @@ def leftovers(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in found)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
-def processes_of(root: Path) -> list[int]:
-    """Workers and kernels of runs in this project (their environment points into it)."""
-    marker = f"{report.METRICS_ENV}={root}".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                environ = (proc / "environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ and _alive(int(proc.name)):
-                found.append(int(proc.name))
-    return found
-
-
-def wait_until_gone(root: Path, limit: float = 30.0) -> float:
-    """Seconds until no process of the project's runs is alive (or the limit)."""
-    started = time.monotonic()
-    while processes_of(root) and time.monotonic() - started < limit:
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
 def start_runner(root: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "SHOP_PROJECT_ROOT": str(root), config.DATA_URL_ENV: FAKE_URL}
     return subprocess.Popen(
@@ -215,6 +192,7 @@ def test_killing_the_runner_mid_run_leaves_no_process_no_change_no_secret(shop, 
         time.sleep(0.1)
     assert marker.exists(), runner_process.communicate(timeout=30)
     kernel = int(marker.read_text())
+    kernel_started = started_at(kernel)
     staged = list((shop / "data").glob(".staging-killed/exports/at_risk.csv"))
     assert staged, "the export should be staged while the run is under way"
     running = processes_of(shop)
@@ -223,14 +201,14 @@ def test_killing_the_runner_mid_run_leaves_no_process_no_change_no_secret(shop, 
     os.kill(runner_process.pid, getattr(signal, how))
     code = runner_process.wait(timeout=60)
     runner_seconds = time.monotonic() - killed_at
-    wait_until_gone(shop)
+    wait_until_gone(shop, also=(kernel, kernel_started))
     seconds = time.monotonic() - killed_at
     with capsys.disabled():
         print(
             f"\n{how}: runner ended {runner_seconds:.2f} s and all {len(running)} processes "
             f"of the run {seconds:.2f} s after the signal"
         )
-    assert processes_of(shop) == [] and not _alive(kernel)
+    assert processes_of(shop) == [] and not is_alive(kernel, kernel_started)
     assert snapshot(shop) == before  # still the 1,000-customer list
     assert files_holding(shop, FAKE_PASSWORD) == []
     if how == "SIGTERM":
@@ -340,7 +318,7 @@ def test_a_worker_ends_itself_past_its_limit_even_if_the_runner_does_not(tmp_pat
     assert worker.returncode == 3 and "past its time limit" in worker.stderr
     assert time.monotonic() - started < 60
     kernel = int((work / "kernel.pid").read_text()) if (work / "kernel.pid").exists() else None
-    assert kernel is None or not _alive(kernel)
+    assert kernel is None or not is_alive(kernel)
     assert not (work / "hang.ipynb").exists()  # its unredacted notebook went with it
 
 

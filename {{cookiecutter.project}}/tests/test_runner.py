@@ -216,15 +216,29 @@ def test_a_hanging_notebook_is_killed_within_its_limit(shop):
     assert (shop.root / "reports" / "latest").resolve() == shop.latest_after_a
 
 
-def _alive(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state first), or None once it is gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"  # a zombie is dead; it only waits for its parent to notice
+        return None
 
 
-def _processes_started_for(root: Path) -> list[int]:
+def started_at(pid: int) -> str | None:
+    """The process's start time in clock ticks: with the pid, it names one process (pids recycle)."""
+    fields = _stat(pid)
+    return fields[19] if fields else None
+
+
+def is_alive(pid: int, started: str | None = None) -> bool:
+    """Running (not a zombie, not exiting), and the same process when its start time is given."""
+    fields = _stat(pid)
+    if fields is None or fields[0] in ("Z", "X", "x"):
+        return False  # a zombie is dead; it only waits for its parent to notice
+    return started is None or fields[19] == started
+
+
+def processes_of(root: Path) -> list[int]:
     """Processes whose environment points into the project: workers and kernels of a run."""
     marker = f"{report.METRICS_ENV}={root}".encode()
     found = []
@@ -234,20 +248,33 @@ def _processes_started_for(root: Path) -> list[int]:
                 environ = (proc / "environ").read_bytes()
             except OSError:
                 continue
-            if marker in environ and _alive(int(proc.name)):
+            if marker in environ and is_alive(int(proc.name)):
                 found.append(int(proc.name))
     return found
+
+
+def wait_until_gone(root: Path, limit: float = 30.0, also: tuple[int, str | None] | None = None) -> float:
+    """Seconds until no process of the project's runs is alive, nor `also` (pid, start), or the limit.
+
+    A process in the middle of exiting may already show an empty environment while /proc still
+    lists it as running, so a known pid is polled by identity as well."""
+    started = time.monotonic()
+
+    def running() -> bool:
+        return bool(processes_of(root)) or (also is not None and is_alive(*also))
+
+    while running() and time.monotonic() - started < limit:
+        time.sleep(0.1)
+    return time.monotonic() - started
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_no_kernel_survives_a_timeout(shop):
     pid_file = shop.root / "hang.pid"  # written by the kernel once the hanging cell started
     kernel = int(pid_file.read_text()) if pid_file.is_file() else None
-    deadline = time.monotonic() + 5
-    while _processes_started_for(shop.root) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _processes_started_for(shop.root) == []
-    assert kernel is None or not _alive(kernel)
+    wait_until_gone(shop.root, 5, also=None if kernel is None else (kernel, None))
+    assert processes_of(shop.root) == []
+    assert kernel is None or not is_alive(kernel)
 
 
 # ------------------------------------------------------------------ parameters
