@@ -225,7 +225,7 @@ def _stat(pid: int) -> list[str] | None:
 
 
 def started_at(pid: int) -> str | None:
-    """The process's start time in clock ticks: with the pid, it names one process (pids recycle)."""
+    """The process's start time in clock ticks: with the pid it names one process (pids recycle)."""
     fields = _stat(pid)
     return fields[19] if fields else None
 
@@ -253,8 +253,10 @@ def processes_of(root: Path) -> list[int]:
     return found
 
 
-def wait_until_gone(root: Path, limit: float = 30.0, also: tuple[int, str | None] | None = None) -> float:
-    """Seconds until no process of the project's runs is alive, nor `also` (pid, start), or the limit.
+def wait_until_gone(
+    root: Path, limit: float = 30.0, also: tuple[int, str | None] | None = None
+) -> float:
+    """Seconds until no process of the project's runs, nor `also` (pid, start), is alive.
 
     A process in the middle of exiting may already show an empty environment while /proc still
     lists it as running, so a known pid is polled by identity as well."""
