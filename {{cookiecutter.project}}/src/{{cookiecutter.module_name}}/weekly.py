@@ -197,3 +197,85 @@ def decide(
         "No action needed; keep the weekly review on schedule.",
         "WBR-4",
     )
+
+
+@dataclass(frozen=True)
+class Review:
+    """Everything the weekly review page shows, computed once."""
+
+    series: pd.DataFrame  # one row per complete week
+    tree: TreeChange | None  # last complete week against the previous one
+    alerts: list[str]  # unusual KPIs of the last complete week, in plain words
+    decision: Decision
+
+
+KPI_LABELS = {
+    "revenue": "Revenue",
+    "orders": "Orders",
+    "buyers": "Buyers",
+    "sessions": "Sessions",
+    "conversion": "Conversion",
+    "aov": "Average order value",
+}
+
+
+def device_conversion(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
+    """Orders per session by device and week (columns: devices), from the traffic table."""
+    if not data.has_table(con, "traffic"):
+        return pd.DataFrame()
+    t = data.table(con, "traffic")
+    t = t.filter(t.date < end.to_pydatetime()).mutate(week=week_start(t.date))
+    frame = data.fetch(
+        t.group_by(["week", "device"]).aggregate(s=t.sessions.sum(), p=t.purchases.sum())
+    )
+    frame["week"] = pd.to_datetime(frame["week"])
+    frame = frame[frame.week + pd.Timedelta(days=7) <= end]
+    return (frame.p / frame.s).groupby([frame.week, frame.device]).sum().unstack().sort_index()
+
+
+def review(con: ibis.BaseBackend, end: pd.Timestamp) -> Review:
+    """The KPI tree of the last complete week before ``end``, its unusual KPIs and the verdict."""
+    series = weekly_series(con, end)
+    if len(series) < 2:
+        return Review(series, None, [], decide(None, []))
+    tree = kpi_tree(series.iloc[-2], series.iloc[-1])
+    columns = {label: series[key] for key, label in KPI_LABELS.items()}
+    for device, values in device_conversion(con, end).items():
+        columns[f"{str(device).capitalize()} conversion"] = values
+    alerts = []
+    for label, values in columns.items():
+        scored = seasonal_scores(values.dropna())
+        last = scored.iloc[-1] if len(scored) else None
+        if last is not None and abs(last.z) > ROBUST_Z:
+            alerts.append(anomaly_sentence(label, last.value, last.baseline))
+    return Review(series, tree, alerts, decide(tree, alerts))
+
+
+def factor_table(tree: TreeChange) -> pd.DataFrame:
+    """The KPI tree as a table: each factor's change and its share of the revenue change."""
+    return pd.DataFrame(
+        {
+            "Change": [math.expm1(tree.log_change[f]) for f in FACTORS],
+            "Share of the revenue change": [tree.share[f] for f in FACTORS],
+        },
+        index=[FACTOR_LABELS[f].capitalize() for f in FACTORS],
+    )
+
+
+def summary_points(result: Review, currency: str) -> list[str]:
+    """The executive summary's sentences."""
+    from .formats import format_money
+
+    if result.tree is None:
+        return ["No complete week of data before the analysis date."]
+    week = result.series.index[-1]
+    tree = result.tree
+    top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
+    points = [
+        f"Week of {week:%d %b %Y}: revenue {format_money(result.series.revenue.iloc[-1], currency)}"
+        f", {tree.relative:+.1%} on the previous week.",
+        f"{FACTOR_LABELS[top].capitalize()} moved most ({math.expm1(tree.log_change[top]):+.1%}, "
+        f"{tree.share[top]:.0%} of the change in log terms).",
+    ]
+    points += result.alerts or ["No KPI is outside its usual range for this time of year."]
+    return points
