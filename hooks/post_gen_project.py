@@ -26,6 +26,7 @@ ANALYSIS_FILES = {
         "params/weekly_business_review.yaml",
         "src/{module}/weekly.py",
         "tests/test_weekly.py",
+        "tests/test_weekly_notebook.py",
     ],
     "market_research": [
         "notebooks/market_research.ipynb",

@@ -46,6 +46,7 @@ ANALYSIS_FILES = {
         "params/weekly_business_review.yaml",
         "src/shop_insights/weekly.py",
         "tests/test_weekly.py",
+        "tests/test_weekly_notebook.py",
     },
     "market_research": {
         "notebooks/market_research.ipynb",
