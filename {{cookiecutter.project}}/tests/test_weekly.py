@@ -96,3 +96,36 @@ def test_the_decision_rules():
     assert weekly.anomaly_sentence("Mobile conversion", 0.75, 1.0).startswith(
         "Mobile conversion fell 25% below"
     )
+
+
+def test_the_index_orders_runs_by_data_date_with_deltas_and_verdicts():
+    from {{ cookiecutter.module_name }} import index
+
+    def run(run_id, started, as_of, revenue):
+        metrics = {
+            "wbr_revenue": {
+                "value": revenue,
+                "label": "Revenue, last complete week",
+                "kind": "money",
+            },
+            "decision": {"label": "On track", "next_step": "No action needed."},
+        }
+        nb = {"status": "ok", "metrics": metrics}
+        return {
+            "run_id": run_id,
+            "started_at": started,
+            "data_as_of": as_of,
+            "notebooks": {"weekly_business_review": nb},
+        }
+
+    runs = [
+        run("r1", "2026-07-03", "2026-06-30", 200.0),
+        run("r2", "2026-07-01", "2026-06-16", 100.0),
+        run("r3", "2026-07-02", "2026-06-23", 150.0),
+    ]
+    ordered = sorted(runs, key=index._data_date_order)
+    assert [r["run_id"] for r in ordered] == ["r2", "r3", "r1"]
+    page = index.reports_index_html(ordered, "r1")
+    assert page.index("Business KPIs") < page.index("Headline values over time")
+    assert "Revenue, last complete week" in page and "+33.3%" in page
+    assert "Weekly business review: On track." in page and "wbr_revenue" not in page
