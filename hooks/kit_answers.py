@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2.ext import Extension
 
 ANALYSES = (
+    "weekly_business_review",
     "market_research",
     "segmentation",
     "churn",

@@ -21,6 +21,13 @@ TEMPLATE_MODULE = "shop_insights"  # the package name the template notebooks are
 
 # analysis -> files that exist only for it (paths relative to the project root)
 ANALYSIS_FILES = {
+    "weekly_business_review": [
+        "notebooks/weekly_business_review.ipynb",
+        "params/weekly_business_review.yaml",
+        "src/{module}/weekly.py",
+        "tests/test_weekly.py",
+        "tests/test_weekly_notebook.py",
+    ],
     "market_research": [
         "notebooks/market_research.ipynb",
         "params/market_research.yaml",

@@ -18,6 +18,7 @@ from cookiecutter.main import cookiecutter
 KIT = Path(__file__).resolve().parents[1]
 TEMPLATE = KIT / "{{cookiecutter.project}}"
 ANALYSES = (
+    "weekly_business_review",
     "market_research",
     "segmentation",
     "churn",

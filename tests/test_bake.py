@@ -41,6 +41,13 @@ CORE_FILES = {
     "src/shop_insights/sample.py",
 }
 ANALYSIS_FILES = {
+    "weekly_business_review": {
+        "notebooks/weekly_business_review.ipynb",
+        "params/weekly_business_review.yaml",
+        "src/shop_insights/weekly.py",
+        "tests/test_weekly.py",
+        "tests/test_weekly_notebook.py",
+    },
     "market_research": {
         "notebooks/market_research.ipynb",
         "params/market_research.yaml",

@@ -237,6 +237,78 @@ TABLES: dict[str, Table] = {
             no_future=("observed_at",),
         ),
         Table(
+            "traffic",
+            "Optional: daily visits by device and traffic source with the sessions reaching each "
+            "funnel step (an analytics export such as GA4's). The weekly review reads it for "
+            "sessions and conversion; without it the review counts the sessions table.",
+            (
+                Column("date", "timestamp", "Day of the visits (UTC)."),
+                Column("device", "string", "Device.", allowed=DEVICES),
+                Column("source", "string", "Traffic source (organic, paid_search, email, ...)."),
+                Column("country", "string", "Country code.", required=False, nullable=True),
+                Column("sessions", "int", "Visits.", non_negative=True),
+                Column(
+                    "product_views", "int", "Visits that reached a product page.", non_negative=True
+                ),
+                Column("carts", "int", "Visits that added to the cart.", non_negative=True),
+                Column("checkouts", "int", "Visits that started checkout.", non_negative=True),
+                Column("purchases", "int", "Visits that ended in an order.", non_negative=True),
+            ),
+            required=False,
+            no_future=("date",),
+        ),
+        Table(
+            "marketing_spend",
+            "Optional: marketing spend by day and channel, for CAC, LTV:CAC and payback. Channel "
+            "names match customers.acquisition_channel; spend on existing buyers (e-mail, say) is "
+            "named in the review's retention_channels parameter.",
+            (
+                Column("date", "timestamp", "Day of the spend (UTC)."),
+                Column("channel", "string", "Marketing channel (paid_search, social, email, ...)."),
+                Column("spend", "float", "Spend in the shop currency.", non_negative=True),
+            ),
+            required=False,
+            no_future=("date",),
+        ),
+        Table(
+            "fulfilment",
+            "Optional: when each order shipped and arrived, and the delivery promised.",
+            (
+                Column("order_id", "string", "An orders.order_id.", unique=True),
+                Column(
+                    "shipped_at", "timestamp", "When it left the warehouse (UTC).", nullable=True
+                ),
+                Column("delivered_at", "timestamp", "When it arrived (UTC).", nullable=True),
+                Column(
+                    "promised_at",
+                    "timestamp",
+                    "Latest delivery promised to the customer (UTC).",
+                    required=False,
+                    nullable=True,
+                ),
+            ),
+            required=False,
+            references=(("order_id", "orders", "order_id"),),
+        ),
+        Table(
+            "support_contacts",
+            "Optional: customer-service contacts (tickets, chats, calls).",
+            (
+                Column("contact_id", "string", "Contact id.", unique=True),
+                Column("contacted_at", "timestamp", "When the customer got in touch (UTC)."),
+                Column(
+                    "order_id",
+                    "string",
+                    "The order it is about, if any.",
+                    required=False,
+                    nullable=True,
+                ),
+                Column("reason", "string", "Why they got in touch.", required=False, nullable=True),
+            ),
+            required=False,
+            no_future=("contacted_at",),
+        ),
+        Table(
             "decision_log",
             "Optional: launches reviewed before, for prioritisation. The project keeps its own "
             "log in data/decision_log.csv (each post-launch review adds a row; add launches "

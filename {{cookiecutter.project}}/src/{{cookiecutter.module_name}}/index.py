@@ -39,7 +39,14 @@ def load_runs(reports: Path) -> list[dict[str, Any]]:
         if isinstance(loaded, dict) and isinstance(loaded.get("notebooks"), dict):
             loaded["run_id"] = folder.name  # the folder is what links point at
             runs.append(loaded)
-    return sorted(runs, key=lambda run: (str(run.get("started_at", "")), run["run_id"]))
+    return sorted(runs, key=_data_date_order)
+
+
+def _data_date_order(run: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Runs in the order of the data they saw (``data_as_of``), then of their start: three runs
+    at different data dates plot as a history, not a zig-zag of run times."""
+    started = str(run.get("started_at", ""))
+    return str(run.get("data_as_of") or started[:10]), started, str(run.get("run_id", ""))
 
 
 def latest_run_id(reports: Path) -> str | None:
@@ -91,6 +98,7 @@ def reports_index_html(runs: Sequence[Mapping[str, Any]], latest: str | None) ->
         lead = '<p class="verdict bad">No run has completed without errors yet.</p>'
     body = (
         f"<h1>{escape(_project.PROJECT_NAME)}: reports</h1>{lead}"
+        f"{_business_table(runs)}{_decisions(runs)}"
         f"<h2>Headline values over time</h2>{_history_table(runs)}"
         f"<h2>All runs</h2>{_runs_table(runs, latest)}"
     )
@@ -264,6 +272,68 @@ def _history_table(runs: Sequence[Mapping[str, Any]]) -> str:
         "<table><thead><tr><th>Report</th><th>Value</th><th>History</th><th>Newest</th>"
         f"<th>From run</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+BUSINESS_KINDS = ("money", "count", "share")
+
+
+def _business_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Business KPIs first: the weekly review's labelled values, newest by data date, with the
+    change since the previous run and the range of the history written beside it."""
+    history = metric_history(runs)
+    rows = []
+    by_id = {run["run_id"]: run for run in runs}
+    for (name, metric), points in history.items():
+        if name != "weekly_business_review":
+            continue
+        run_id, newest = points[-1]
+        recorded = (by_id[run_id]["notebooks"][name].get("metrics") or {}).get(metric)
+        spec = headline(metric, recorded)
+        if spec.kind not in BUSINESS_KINDS:
+            continue
+        currency = _currency(by_id[run_id], name)
+
+        def text(v: float, metric: str = metric, c: str = currency, r: Any = recorded) -> str:
+            return format_headline(metric, v, c, r)
+
+        values = [v for _, v in points]
+        if len(points) > 1 and points[-2][1]:
+            change = f"{newest / points[-2][1] - 1:+.1%}"
+        else:
+            change = "first run"
+        scale = f"{text(min(values))} – {text(max(values))}"
+        rows.append(
+            f"<tr><td>{escape(spec.label)}</td><td><strong>{escape(text(newest))}</strong></td>"
+            f"<td>{escape(change)}</td><td>{sparkline_svg(values, text=text)}"
+            f'<br><small class="scale">range {escape(scale)}</small></td>'
+            f"<td>{escape(str(by_id[run_id].get('data_as_of', '')))}</td></tr>"
+        )
+    if not rows:
+        return ""
+    return (
+        "<h2>Business KPIs</h2><table><thead><tr><th>KPI</th><th>Newest</th>"
+        "<th>Change since the previous run</th><th>History (by data date)</th><th>Data as of</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Each report's verdict and next step, from the newest run (by data date) that has one."""
+    lines: dict[str, str] = {}
+    for run in runs:
+        for name, nb in run["notebooks"].items():
+            decision = (nb.get("metrics") or {}).get("decision")
+            if nb.get("status") == "ok" and isinstance(decision, Mapping):
+                label = escape(str(decision.get("label", "")))
+                step = escape(str(decision.get("next_step", "")))
+                lines[name] = (
+                    f"<li><strong>{escape(_humanise(name))}: {label}.</strong> "
+                    f"Next step: {step}</li>"
+                )
+    if not lines:
+        return ""
+    order = sorted(lines, key=lambda n: (n != "weekly_business_review", n))
+    return f"<h2>Decisions</h2><ul>{''.join(lines[n] for n in order)}</ul>"
 
 
 def _runs_table(runs: Sequence[Mapping[str, Any]], latest: str | None) -> str:

@@ -18,7 +18,14 @@ What is planted:
   backlog (``backlog.csv``) with an item that leads only once its reach comes from the
   sessions, and one that overtakes another only once impact is calibrated by the log.
 
-Faults for tests: ``broken_split`` (the experiment's traffic split is not the planned 50/50).
+- for the weekly business review (own random stream, so every table above is unchanged): daily
+  traffic by device and source with funnel steps (``traffic``), marketing spend by channel,
+  fulfilment times and support contacts; planted: a conversion drop on mobile in one week (a
+  checkout that fails to take the payment), conversion 8% lower in the last complete week, a
+  channel whose CAC doubles, known conversion rates by device and CAC by channel.
+
+Faults for tests: ``broken_split`` (the experiment's traffic split is not the planned 50/50),
+``clean_weeks`` (the weekly tables without their planted anomalies: the false-alarm check).
 
 Everything is vectorised with numpy so 1M customers / 10M orders fit in about a minute.
 """
@@ -46,7 +53,7 @@ CATEGORIES = ("Apparel", "Home", "Electronics", "Beauty", "Outdoor")
 CHANNELS = ("web", "app", "marketplace")
 DEVICES = ("desktop", "mobile", "tablet")
 SOURCES = ("organic", "paid_search", "email", "social", "direct")
-FAULTS = ("broken_split",)
+FAULTS = ("broken_split", "clean_weeks")
 
 
 @dataclass(frozen=True)
@@ -343,6 +350,10 @@ def generate(
         "price_index": price_truth,
         "prioritisation": priority_truth,
     }
+    weekly_tables, truth["weekly_review"] = _weekly_tables(
+        seed, as_of, start, orders, tables, clean="clean_weeks" in faults
+    )
+    tables.update(weekly_tables)
     return tables, truth
 
 
@@ -894,3 +905,247 @@ def _write_backlog(path: Path, priority_truth: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     backlog_rows(priority_truth).to_csv(tmp, index=False)
     tmp.replace(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Weekly business review: traffic, marketing spend, fulfilment and support, with known answers
+
+CONVERSION_BY_DEVICE = {"desktop": 0.032, "mobile": 0.018, "tablet": 0.025}  # orders / session
+SOURCE_SESSION_MIX = (0.30, 0.25, 0.12, 0.18, 0.15)  # organic, paid_search, email, social, direct
+SOURCE_ORDER_MIX = (0.30, 0.22, 0.20, 0.10, 0.18)  # email converts best, social worst
+DAILY_CONVERSION_SD = 0.06  # day-to-day scatter of the conversion rate (log scale)
+WEEKLY_CONVERSION_SD = 0.03  # week-to-week scatter of the conversion rate (log scale)
+MOBILE_DROP = {"device": "mobile", "weeks_before_last": 3, "conversion_factor": 0.75}
+LAST_WEEK_CONVERSION_FACTOR = 0.92  # every device, the last complete week
+CAC = {"paid_search": 38.0, "social": 25.0}  # spend per new customer of the channel
+CAC_DOUBLES = {"channel": "social", "weeks_before_last": 10, "factor": 2.0}
+RETENTION_SPEND_PER_WEEK = {"email": 300.0}  # e-mail tool and campaigns: spend on existing buyers
+PROMISED_DAYS = 5  # delivery promised within five days of the order
+CONTACTS_PER_ORDER = 0.06
+CONTACT_REASONS = ("delivery", "refund", "product question", "account")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def last_complete_week(as_of: pd.Timestamp, week_starts_on: str) -> pd.Timestamp:
+    """First day of the last week (starting on ``week_starts_on``) that ends on or before the
+    end of the ``as_of`` day."""
+    end = as_of.normalize() + pd.Timedelta(days=1)
+    first = WEEKDAY_NAMES.index(week_starts_on)
+    back = (end.weekday() - first) % 7  # days since the current week began
+    return end - pd.Timedelta(days=back + 7)
+
+
+def _weekly_tables(
+    seed: int,
+    as_of: pd.Timestamp,
+    start: pd.Timestamp,
+    orders: dict[str, np.ndarray],
+    tables: dict[str, pa.Table],
+    *,
+    clean: bool,
+) -> tuple[dict[str, pa.Table], dict[str, Any]]:
+    """Traffic, spend, fulfilment and support contacts built on the orders (read, not changed),
+    from their own random stream."""
+    from . import _project
+
+    rng = np.random.default_rng([seed, 1515])
+    n_days = HISTORY_DAYS
+    day = np.floor(orders["day"]).astype(np.int64).clip(0, n_days - 1)
+    purchases = np.zeros((n_days, len(DEVICES)), dtype=np.int64)
+    np.add.at(purchases, (day, orders["device"]), 1)
+
+    last_week = last_complete_week(as_of, _project.WEEK_STARTS_ON)
+    last_day0 = int((last_week - start.normalize()).days)  # day index of its first day
+    drop_day0 = last_day0 - 7 * MOBILE_DROP["weeks_before_last"]
+    rate = np.array([CONVERSION_BY_DEVICE[d] for d in DEVICES])[None, :] * np.ones((n_days, 1))
+    weekly_noise = np.exp(WEEKLY_CONVERSION_SD * rng.standard_normal(n_days // 7 + 2))
+    rate = rate * np.repeat(weekly_noise, 7)[:n_days, None]
+    rate = rate * np.exp(DAILY_CONVERSION_SD * rng.standard_normal((n_days, len(DEVICES))))
+    mobile = DEVICES.index(MOBILE_DROP["device"])
+    if not clean:
+        rate[last_day0 : last_day0 + 7] *= LAST_WEEK_CONVERSION_FACTOR
+    browsing = rng.poisson(purchases * (1 / rate - 1))  # sessions without an order
+    failed = np.zeros_like(browsing)  # sessions that reached checkout but the payment failed
+    if not clean:
+        window = slice(drop_day0, drop_day0 + 7)
+        extra = purchases[window, mobile] / rate[window, mobile]
+        failed[window, mobile] = rng.poisson(extra * (1 / MOBILE_DROP["conversion_factor"] - 1))
+
+    rows: dict[str, list] = {k: [] for k in ("day", "device", "source", "s", "v", "c", "k", "p")}
+    cart_p = np.array([ADD_TO_CART_BY_DEVICE[d] for d in DEVICES])
+    for dev in range(len(DEVICES)):
+        p_src = rng.multinomial(purchases[:, dev], SOURCE_ORDER_MIX)
+        b_src = rng.multinomial(browsing[:, dev], SOURCE_SESSION_MIX)
+        f_src = rng.multinomial(failed[:, dev], SOURCE_SESSION_MIX)
+        viewed = rng.binomial(b_src, VIEW_RATE)
+        cart = rng.binomial(viewed, cart_p[dev])
+        checkout = rng.binomial(cart, CHECKOUT_GIVEN_CART)
+        for src in range(len(SOURCES)):
+            reached = p_src[:, src] + f_src[:, src]
+            rows["day"].append(np.arange(n_days))
+            rows["device"].append(np.full(n_days, dev))
+            rows["source"].append(np.full(n_days, src))
+            rows["s"].append(reached + b_src[:, src])
+            rows["v"].append(reached + viewed[:, src])
+            rows["c"].append(reached + cart[:, src])
+            rows["k"].append(reached + checkout[:, src])
+            rows["p"].append(p_src[:, src])
+    flat = {k: np.concatenate(v) for k, v in rows.items()}
+    keep = flat["s"] > 0
+    flat = {k: v[keep] for k, v in flat.items()}
+    to_ts = _timestamp_converter(start.normalize())
+    traffic = pa.table(
+        {
+            "date": to_ts(flat["day"].astype(float)),
+            "device": _labels(DEVICES, flat["device"]),
+            "source": _labels(SOURCES, flat["source"]),
+            "sessions": pa.array(flat["s"]),
+            "product_views": pa.array(flat["v"]),
+            "carts": pa.array(flat["c"]),
+            "checkouts": pa.array(flat["k"]),
+            "purchases": pa.array(flat["p"]),
+        }
+    )
+
+    # Marketing spend: each paid channel's spend is its planted CAC times the new customers it
+    # brought that week (first order = sign-up in the sample), so the CAC is known exactly.
+    customers = tables["customers"]
+    channel = np.asarray(customers["acquisition_channel"].to_numpy(zero_copy_only=False))
+    signup = (
+        customers["signed_up_at"].to_numpy().astype("datetime64[ns]") - start.to_datetime64()
+    ) / np.timedelta64(1, "D")
+    signup_day = np.floor(signup).astype(np.int64)
+    week_of = (signup_day - last_day0) // 7  # 0: the last complete week, negative: earlier
+    n_weeks = (last_day0 + 7) // 7 + 1
+    spend_rows: dict[str, list] = {"day": [], "channel": [], "spend": []}
+    planted_cac: dict[str, dict[str, float]] = {}
+    for name, cac in CAC.items():
+        before = cac
+        after = cac * (
+            CAC_DOUBLES["factor"] if name == CAC_DOUBLES["channel"] and not clean else 1.0
+        )
+        planted_cac[name] = {"before": before, "after": after}
+        for back in range(n_weeks):
+            w = -back
+            first = last_day0 + 7 * w
+            if first < 0:
+                break
+            new = int(((channel == name) & (week_of == w)).sum())
+            if new == 0:
+                continue
+            week_cac = after if w > -CAC_DOUBLES["weeks_before_last"] else before
+            total = week_cac * new * float(np.exp(0.03 * rng.standard_normal()))
+            spend_rows["day"] += list(range(first, first + 7))
+            spend_rows["channel"] += [name] * 7
+            spend_rows["spend"] += [round(total / 7, 2)] * 7
+    for name, weekly in RETENTION_SPEND_PER_WEEK.items():
+        days = np.arange(n_days)
+        spend_rows["day"] += days.tolist()
+        spend_rows["channel"] += [name] * n_days
+        spend_rows["spend"] += np.round(weekly / 7 * rng.lognormal(0, 0.1, n_days), 2).tolist()
+    marketing_spend = pa.table(
+        {
+            "date": to_ts(np.asarray(spend_rows["day"], dtype=float)),
+            "channel": pa.array(spend_rows["channel"]),
+            "spend": pa.array(np.asarray(spend_rows["spend"], dtype=float)),
+        }
+    )
+
+    # Fulfilment: shipped about 1.5 days after the order, delivered 2-5 days later, promised
+    # within five days; support contacts for about 6 of every 100 orders.
+    n_orders = len(orders["day"])
+    shipped = orders["day"] + rng.lognormal(math.log(1.2), 0.5, n_orders)
+    delivered = shipped + rng.uniform(2.0, 5.0, n_orders)
+    in_past = delivered < n_days
+    order_ids = tables["orders"]["order_id"]
+    fulfilment = pa.table(
+        {
+            "order_id": order_ids,
+            "shipped_at": to_ts(np.minimum(shipped, n_days - 1e-3)),
+            "delivered_at": pa.array(
+                np.where(
+                    in_past,
+                    (
+                        start.value + np.round(delivered * 86_400).astype(np.int64) * 1_000_000_000
+                    ).astype("datetime64[ns]"),
+                    np.datetime64("NaT"),
+                )
+            ),
+            "promised_at": to_ts(orders["day"] + PROMISED_DAYS),
+        }
+    )
+    contacted = rng.random(n_orders) < CONTACTS_PER_ORDER
+    which = np.flatnonzero(contacted)
+    when = np.minimum(orders["day"][which] + rng.uniform(0.5, 10, which.size), n_days - 1e-3)
+    support = pa.table(
+        {
+            "contact_id": _ids("t", np.arange(which.size)),
+            "contacted_at": to_ts(when),
+            "order_id": order_ids.take(pa.array(which)),
+            "reason": _labels(CONTACT_REASONS, rng.integers(0, len(CONTACT_REASONS), which.size)),
+        }
+    )
+
+    truth = {
+        "week_starts_on": _project.WEEK_STARTS_ON,
+        "last_complete_week": last_week.date().isoformat(),
+        "conversion_by_device": CONVERSION_BY_DEVICE,
+        "conversion_is": "orders per session (purchases / sessions of the traffic table)",
+        "planted_anomalies": not clean,
+        "last_week_conversion_factor": 1.0 if clean else LAST_WEEK_CONVERSION_FACTOR,
+        "mobile_drop": None
+        if clean
+        else {
+            **MOBILE_DROP,
+            "week": (last_week - pd.Timedelta(weeks=MOBILE_DROP["weeks_before_last"]))
+            .date()
+            .isoformat(),
+            "step": "checkout → order",
+        },
+        "cac": planted_cac,
+        "cac_doubles": None
+        if clean
+        else {
+            **CAC_DOUBLES,
+            "from_week": (last_week - pd.Timedelta(weeks=CAC_DOUBLES["weeks_before_last"] - 1))
+            .date()
+            .isoformat(),
+        },
+        "retention_channels": sorted(RETENTION_SPEND_PER_WEEK),
+        "promised_days": PROMISED_DAYS,
+        "contacts_per_100_orders": 100 * CONTACTS_PER_ORDER,
+        "cohort_retention": _cohort_oracle(orders, start, as_of),
+        "note": "traffic, spend, fulfilment and support from their own random stream; the "
+        "orders are unchanged. Spend = planted CAC x the channel's new customers of the week.",
+    }
+    return {
+        "traffic": traffic,
+        "marketing_spend": marketing_spend,
+        "fulfilment": fulfilment,
+        "support_contacts": support,
+    }, truth
+
+
+def _cohort_oracle(
+    orders: dict[str, np.ndarray], start: pd.Timestamp, as_of: pd.Timestamp
+) -> dict[str, Any]:
+    """Retention by months since the first order, counted with numpy from the generator's own
+    arrays (an independent check of the engine-side cohort query): share of each monthly cohort
+    ordering again k months after its first month, pooled over the cohorts that reached k."""
+    stamps = start.to_datetime64() + (orders["day"] * 86_400).astype("timedelta64[s]")
+    months = stamps.astype("datetime64[M]").astype(np.int64)
+    who = orders["who"]
+    first = np.full(who.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, who, months)
+    k = months - first[who]
+    last_month = np.datetime64(as_of.normalize(), "M").astype(np.int64)
+    cohort_size = np.bincount(first - first.min())
+    pairs = np.unique(np.c_[who, k], axis=0)
+    counts = np.zeros((cohort_size.size, int(k.max()) + 1))
+    np.add.at(counts, (first[pairs[:, 0]] - first.min(), pairs[:, 1]), 1)
+    curve = {}
+    for months_after in range(1, 7):
+        reached = np.arange(cohort_size.size) + first.min() + months_after <= last_month
+        size = cohort_size[reached].sum()
+        curve[str(months_after)] = float(counts[reached, months_after].sum() / size)
+    return {"pooled_by_months_since_first": curve, "customers": int((cohort_size).sum())}

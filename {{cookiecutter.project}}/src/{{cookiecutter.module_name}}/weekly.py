@@ -1,0 +1,281 @@
+"""Weekly business review: the KPI tree, mix vs rate, seasonal anomalies and the decision.
+
+Revenue = sessions x conversion (orders per session) x ... is written here as
+``revenue = sessions x conversion x orders per buyer x AOV`` with conversion = buyers / sessions.
+A change between two weeks is split with logarithms (methods.md): each factor's share is
+``Δln(factor) / Δln(revenue)``, exact and adding up to 1. A ratio across cuts is split into mix
+and rate with the symmetric shift-share. Engine-side queries are portable Ibis expressions.
+
+Work in progress (issue #15): the notebook, cohorts, CAC/LTV and the run-index brief are not
+wired yet; these functions are the tested core.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from . import _project, data
+from .decisions import Decision
+
+FACTORS = ("sessions", "conversion", "orders_per_buyer", "aov")
+FACTOR_LABELS = {
+    "sessions": "sessions",
+    "conversion": "conversion",
+    "orders_per_buyer": "orders per buyer",
+    "aov": "average order value",
+}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ROBUST_Z = 4.0  # a week is unusual beyond 4 robust SDs of its own history (measured in tests)
+
+
+def week_start(column: ibis.Value, week_starts_on: str | None = None) -> ibis.Value:
+    """First day of the week holding each timestamp, in portable SQL."""
+    start = week_starts_on or _project.WEEK_STARTS_ON
+    if start not in WEEKDAYS:
+        raise ValueError(f"week_starts_on must be a weekday name; got {start!r}.")
+    shift = ibis.interval(days=(7 - WEEKDAYS.index(start)) % 7)
+    return (column + shift).truncate("W") - shift
+
+
+def weekly_series(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
+    """Per week (index: first day): sessions, buyers, orders, revenue and the four factors.
+
+    Sessions come from the ``traffic`` table, else from ``sessions``; only whole weeks before
+    ``end`` count.
+    """
+    cut = end.to_pydatetime()
+    o = data.table(con, "orders")
+    o = o.filter(o.ordered_at < cut).mutate(week=week_start(o.ordered_at))
+    orders = o.group_by("week").aggregate(
+        orders=o.count(), buyers=o.customer_id.nunique(), revenue=o.revenue.sum()
+    )
+    if data.has_table(con, "traffic"):
+        t = data.table(con, "traffic")
+        t = t.filter(t.date < cut).mutate(week=week_start(t.date))
+        visits = t.group_by("week").aggregate(sessions=t.sessions.sum())
+    else:
+        s = data.table(con, "sessions")
+        s = s.filter(s.started_at < cut).mutate(week=week_start(s.started_at))
+        visits = s.group_by("week").aggregate(sessions=s.count())
+    frame = data.fetch(orders).merge(data.fetch(visits), on="week", how="left")
+    frame["week"] = pd.to_datetime(frame["week"])
+    frame = frame.set_index("week").sort_index()
+    frame = frame[frame.index + pd.Timedelta(days=7) <= end]
+    return with_factors(frame)
+
+
+def with_factors(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add conversion, orders per buyer and AOV to a frame of sessions, buyers, orders, revenue."""
+    out = frame.astype(float).copy()
+    out["conversion"] = out.buyers / out.sessions
+    out["orders_per_buyer"] = out.orders / out.buyers
+    out["aov"] = out.revenue / out.orders
+    return out
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    """Revenue between two weeks, attributed to each factor of the KPI tree."""
+
+    before: float
+    after: float
+    log_change: Mapping[str, float]  # Δln of each factor
+    share: Mapping[str, float]  # Δln(factor) / Δln(revenue); sums to 1
+
+    @property
+    def relative(self) -> float:
+        return self.after / self.before - 1
+
+
+def kpi_tree(previous: Mapping[str, float], current: Mapping[str, float]) -> TreeChange:
+    """Log decomposition of the revenue change: Δln(revenue) = Σ Δln(factor), exactly."""
+    logs = {f: math.log(current[f] / previous[f]) for f in FACTORS}
+    total = sum(logs.values())
+    shares = {f: (logs[f] / total if total else float("nan")) for f in FACTORS}
+    before = math.prod(previous[f] for f in FACTORS)
+    after = math.prod(current[f] for f in FACTORS)
+    return TreeChange(before, after, logs, shares)
+
+
+def mix_rate(
+    weight_before: pd.Series, rate_before: pd.Series, weight_after: pd.Series, rate_after: pd.Series
+) -> pd.DataFrame:
+    """Symmetric shift-share of R = Σ w_i r_i (w: shares that sum to 1): per cut, the mix part
+    Δw_i · r̄_i and the rate part w̄_i · Δr_i; together they add up to ΔR exactly."""
+    cuts = weight_before.index.union(weight_after.index)
+    w0, w1 = weight_before.reindex(cuts, fill_value=0.0), weight_after.reindex(cuts, fill_value=0.0)
+    r0, r1 = rate_before.reindex(cuts).fillna(0.0), rate_after.reindex(cuts).fillna(0.0)
+    out = pd.DataFrame(
+        {"mix": (w1 - w0) * (r0 + r1) / 2, "rate": (w0 + w1) / 2 * (r1 - r0)}, index=cuts
+    )
+    out["total"] = out.mix + out.rate
+    return out.sort_values("total", key=np.abs, ascending=False)
+
+
+def seasonal_scores(values: pd.Series, lags: int = 8, year: int = 52) -> pd.DataFrame:
+    """Each point against a baseline that knows the season: the median of the previous ``lags``
+    points (same weekday for a daily series given every 7th point), scaled by last year's ratio
+    of the same point to its own median when a year of history exists; the robust spread is
+    1.4826 x the MAD of the earlier log residuals. Returns baseline, residual and z."""
+    v = np.log(values.astype(float).clip(lower=1e-12)).to_numpy()
+    n = len(v)
+    base = np.full(n, np.nan)
+    for t in range(lags, n):
+        level = np.median(v[t - lags : t])
+        if t - year - lags >= 0:
+            level += v[t - year] - np.median(v[t - year - lags : t - year])
+        base[t] = level
+    resid = v - base
+    z = np.full(n, np.nan)
+    for t in range(n):
+        past = resid[max(0, t - 26) : t]
+        past = past[~np.isnan(past)]
+        if past.size >= 8 and not np.isnan(resid[t]):
+            spread = 1.4826 * np.median(np.abs(past - np.median(past)))
+            z[t] = resid[t] / spread if spread > 0 else 0.0
+    return pd.DataFrame(
+        {"value": values.to_numpy(), "baseline": np.exp(base), "residual": resid, "z": z},
+        index=values.index,
+    )
+
+
+def anomaly_sentence(label: str, value: float, baseline: float) -> str:
+    """'Mobile conversion fell 25% below its usual level (expected about 1.8%).'"""
+    change = value / baseline - 1
+    verb = "fell" if change < 0 else "rose"
+    side = "below" if change < 0 else "above"
+    return f"{label} {verb} {abs(change):.0%} {side} its usual level for this time of year."
+
+
+def decide(
+    tree: TreeChange | None, alerts: list[str], low_ltv_cac: list[str] | None = None
+) -> Decision:
+    """The review's verdict from docs/decisions.md (Weekly business review, WBR-1..WBR-4)."""
+    low_ltv_cac = low_ltv_cac or []
+    if tree is None:
+        return Decision(
+            "weekly_business_review",
+            "no_data",
+            "No complete week",
+            "The data holds no complete week before the analysis date.",
+            "Check that the orders reach the analysis date, then run the review again.",
+            "WBR-1",
+        )
+    if alerts:
+        return Decision(
+            "weekly_business_review",
+            "investigate",
+            "Investigate",
+            " ".join(alerts),
+            "Find the cause of the unusual value this week before anything else.",
+            "WBR-2",
+        )
+    if low_ltv_cac:
+        return Decision(
+            "weekly_business_review",
+            "rebalance_spend",
+            "Rebalance acquisition spend",
+            "A customer acquired through "
+            + ", ".join(low_ltv_cac)
+            + " is worth less than it costs.",
+            "Move spend from " + ", ".join(low_ltv_cac) + " to channels whose LTV exceeds CAC.",
+            "WBR-3",
+        )
+    top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
+    return Decision(
+        "weekly_business_review",
+        "on_track",
+        "On track",
+        f"Revenue changed {tree.relative:+.1%} on the previous week, within its usual range; "
+        f"{FACTOR_LABELS[top]} moved most.",
+        "No action needed; keep the weekly review on schedule.",
+        "WBR-4",
+    )
+
+
+@dataclass(frozen=True)
+class Review:
+    """Everything the weekly review page shows, computed once."""
+
+    series: pd.DataFrame  # one row per complete week
+    tree: TreeChange | None  # last complete week against the previous one
+    alerts: list[str]  # unusual KPIs of the last complete week, in plain words
+    decision: Decision
+
+
+KPI_LABELS = {
+    "revenue": "Revenue",
+    "orders": "Orders",
+    "buyers": "Buyers",
+    "sessions": "Sessions",
+    "conversion": "Conversion",
+    "aov": "Average order value",
+}
+
+
+def device_conversion(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
+    """Orders per session by device and week (columns: devices), from the traffic table."""
+    if not data.has_table(con, "traffic"):
+        return pd.DataFrame()
+    t = data.table(con, "traffic")
+    t = t.filter(t.date < end.to_pydatetime()).mutate(week=week_start(t.date))
+    frame = data.fetch(
+        t.group_by(["week", "device"]).aggregate(s=t.sessions.sum(), p=t.purchases.sum())
+    )
+    frame["week"] = pd.to_datetime(frame["week"])
+    frame = frame[frame.week + pd.Timedelta(days=7) <= end]
+    return (frame.p / frame.s).groupby([frame.week, frame.device]).sum().unstack().sort_index()
+
+
+def review(con: ibis.BaseBackend, end: pd.Timestamp) -> Review:
+    """The KPI tree of the last complete week before ``end``, its unusual KPIs and the verdict."""
+    series = weekly_series(con, end)
+    if len(series) < 2:
+        return Review(series, None, [], decide(None, []))
+    tree = kpi_tree(series.iloc[-2], series.iloc[-1])
+    columns = {label: series[key] for key, label in KPI_LABELS.items()}
+    for device, values in device_conversion(con, end).items():
+        columns[f"{str(device).capitalize()} conversion"] = values
+    alerts = []
+    for label, values in columns.items():
+        scored = seasonal_scores(values.dropna())
+        last = scored.iloc[-1] if len(scored) else None
+        if last is not None and abs(last.z) > ROBUST_Z:
+            alerts.append(anomaly_sentence(label, last.value, last.baseline))
+    return Review(series, tree, alerts, decide(tree, alerts))
+
+
+def factor_table(tree: TreeChange) -> pd.DataFrame:
+    """The KPI tree as a table: each factor's change and its share of the revenue change."""
+    return pd.DataFrame(
+        {
+            "Change": [math.expm1(tree.log_change[f]) for f in FACTORS],
+            "Share of the revenue change": [tree.share[f] for f in FACTORS],
+        },
+        index=[FACTOR_LABELS[f].capitalize() for f in FACTORS],
+    )
+
+
+def summary_points(result: Review, currency: str) -> list[str]:
+    """The executive summary's sentences."""
+    from .formats import format_money
+
+    if result.tree is None:
+        return ["No complete week of data before the analysis date."]
+    week = result.series.index[-1]
+    tree = result.tree
+    top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
+    points = [
+        f"Week of {week:%d %b %Y}: revenue {format_money(result.series.revenue.iloc[-1], currency)}"
+        f", {tree.relative:+.1%} on the previous week.",
+        f"{FACTOR_LABELS[top].capitalize()} moved most ({math.expm1(tree.log_change[top]):+.1%}, "
+        f"{tree.share[top]:.0%} of the change in log terms).",
+    ]
+    points += result.alerts or ["No KPI is outside its usual range for this time of year."]
+    return points

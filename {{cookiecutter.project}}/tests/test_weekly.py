@@ -1,0 +1,131 @@
+"""Weekly business review core: the KPI tree adds up, mix + rate add up, the seasonal baseline
+finds the planted anomalies and rarely fires on anomaly-free weeks, and the decision rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }} import data, sample, weekly
+
+
+def test_the_log_decomposition_adds_up_exactly():
+    before = {"sessions": 10_000, "conversion": 0.03, "orders_per_buyer": 1.1, "aov": 50.0}
+    after = {"sessions": 11_000, "conversion": 0.027, "orders_per_buyer": 1.1, "aov": 52.0}
+    tree = weekly.kpi_tree(before, after)
+    assert sum(tree.share.values()) == pytest.approx(1.0, rel=1e-12)
+    assert tree.log_change["conversion"] == pytest.approx(math.log(0.9), rel=1e-12)
+    assert tree.relative == pytest.approx(1.1 * 0.9 * 52 / 50 - 1, rel=1e-12)
+
+
+def test_mix_and_rate_add_up_to_the_change():
+    w0 = pd.Series({"desktop": 0.5, "mobile": 0.4, "tablet": 0.1})
+    w1 = pd.Series({"desktop": 0.4, "mobile": 0.5, "tablet": 0.1})
+    r0 = pd.Series({"desktop": 0.03, "mobile": 0.02, "tablet": 0.025})
+    r1 = pd.Series({"desktop": 0.03, "mobile": 0.015, "tablet": 0.025})
+    split = weekly.mix_rate(w0, r0, w1, r1)
+    assert split.total.sum() == pytest.approx((w1 * r1).sum() - (w0 * r0).sum(), rel=1e-12)
+    assert split.loc["mobile", "rate"] < 0 and split.loc["desktop", "rate"] == 0
+    assert split.loc["desktop", "mix"] < 0  # traffic moved away from the better-converting device
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    out = tmp_path_factory.mktemp("weekly")
+    truth = sample.write_sample(out, customers=3000, seed=42)
+    return out, truth
+
+
+def _mobile_conversion(con, end):
+    t = data.table(con, "traffic")
+    t = t.filter((t.device == "mobile") & (t.date < end.to_pydatetime()))
+    t = t.mutate(week=weekly.week_start(t.date))
+    weeks = data.fetch(
+        t.group_by("week").aggregate(s=t.sessions.sum(), p=t.purchases.sum())
+    ).sort_values("week")
+    return pd.Series((weeks.p / weeks.s).to_numpy(), index=pd.to_datetime(weeks.week))
+
+
+def test_the_planted_factor_and_mobile_drop_are_recovered(shop):
+    folder, truth = shop
+    planted = truth["weekly_review"]
+    con = data.connect(folder)
+    end = pd.Timestamp(planted["last_complete_week"]) + pd.Timedelta(days=7)
+    series = weekly.weekly_series(con, end)
+    assert series.index[-1] == pd.Timestamp(planted["last_complete_week"])
+    tree = weekly.kpi_tree(series.iloc[-2], series.iloc[-1])
+    assert sum(tree.share.values()) == pytest.approx(1.0)
+    scores = weekly.seasonal_scores(_mobile_conversion(con, end))
+    week = pd.Timestamp(planted["mobile_drop"]["week"])
+    assert scores.loc[week, "z"] < -weekly.ROBUST_Z
+    assert scores.loc[week, "value"] / scores.loc[week, "baseline"] == pytest.approx(0.75, abs=0.08)
+    assert weekly.decide(tree, []).rule == "WBR-4"
+
+
+@pytest.mark.slow
+def test_false_alarms_on_anomaly_free_weeks_stay_below_five_percent(tmp_path):
+    sample.write_sample(tmp_path, customers=3000, seed=7, faults=("clean_weeks",))
+    con = data.connect(tmp_path)
+    end = sample.last_complete_week(sample.AS_OF, weekly._project.WEEK_STARTS_ON) + pd.Timedelta(
+        days=7
+    )
+    series = weekly.weekly_series(con, end)
+    kpis = [series[c] for c in ("revenue", "orders", "buyers", "sessions", "conversion", "aov")]
+    kpis.append(_mobile_conversion(con, end))
+    flags = []
+    for kpi in kpis:
+        z = weekly.seasonal_scores(kpi).z.iloc[-40:]
+        flags.append(np.abs(z.dropna()) > weekly.ROBUST_Z)
+    rate = float(np.concatenate(flags).mean())
+    print(f"false-alarm rate {rate:.3%} of {sum(len(f) for f in flags)} KPI-weeks")
+    assert rate <= 0.05
+
+
+def test_the_decision_rules():
+    assert weekly.decide(None, []).rule == "WBR-1"
+    tree = weekly.kpi_tree(
+        {"sessions": 1, "conversion": 1, "orders_per_buyer": 1, "aov": 1},
+        {"sessions": 1.1, "conversion": 1, "orders_per_buyer": 1, "aov": 1},
+    )
+    assert weekly.decide(tree, ["Mobile conversion fell 25%."]).rule == "WBR-2"
+    assert weekly.decide(tree, [], ["social"]).rule == "WBR-3"
+    assert "sessions moved most" in weekly.decide(tree, []).reason
+    assert weekly.anomaly_sentence("Mobile conversion", 0.75, 1.0).startswith(
+        "Mobile conversion fell 25% below"
+    )
+
+
+def test_the_index_orders_runs_by_data_date_with_deltas_and_verdicts():
+    from {{ cookiecutter.module_name }} import index
+
+    def run(run_id, started, as_of, revenue):
+        metrics = {
+            "wbr_revenue": {
+                "value": revenue,
+                "label": "Revenue, last complete week",
+                "kind": "money",
+            },
+            "decision": {"label": "On track", "next_step": "No action needed."},
+        }
+        nb = {"status": "ok", "metrics": metrics}
+        return {
+            "run_id": run_id,
+            "started_at": started,
+            "data_as_of": as_of,
+            "notebooks": {"weekly_business_review": nb},
+        }
+
+    runs = [
+        run("r1", "2026-07-03", "2026-06-30", 200.0),
+        run("r2", "2026-07-01", "2026-06-16", 100.0),
+        run("r3", "2026-07-02", "2026-06-23", 150.0),
+    ]
+    ordered = sorted(runs, key=index._data_date_order)
+    assert [r["run_id"] for r in ordered] == ["r2", "r3", "r1"]
+    page = index.reports_index_html(ordered, "r1")
+    assert page.index("Business KPIs") < page.index("Headline values over time")
+    assert "Revenue, last complete week" in page and "+33.3%" in page
+    assert "Weekly business review: On track." in page and "wbr_revenue" not in page
