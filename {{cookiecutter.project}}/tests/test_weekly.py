@@ -98,6 +98,25 @@ def test_the_decision_rules():
     )
 
 
+def test_no_usual_range_is_claimed_before_a_baseline_exists():
+    short = pd.Series(np.linspace(100, 120, weekly.HISTORY_WEEKS - 1))
+    assert np.isnan(weekly.seasonal_scores(short)["z"]).all()  # nothing can be judged yet
+    enough = pd.Series(np.linspace(100, 120, weekly.HISTORY_WEEKS))
+    assert not np.isnan(weekly.seasonal_scores(enough)["z"].iloc[-1])
+    tree = weekly.kpi_tree(
+        {"sessions": 1, "conversion": 1, "orders_per_buyer": 1, "aov": 1},
+        {"sessions": 1.1, "conversion": 1, "orders_per_buyer": 1, "aov": 1},
+    )
+    early = weekly.decide(tree, [], weeks=5)
+    assert early.rule == "WBR-4" and "usual range" not in early.reason
+    assert "too little history" in early.reason
+    assert "within its usual range" in weekly.decide(tree, []).reason
+    assert "time of year" not in weekly.anomaly_sentence("Revenue", 0.5, 1.0)
+    assert weekly.anomaly_sentence("Revenue", 0.5, 1.0, seasonal=True).endswith(
+        "for this time of year."
+    )
+
+
 def test_the_index_orders_runs_by_data_date_with_deltas_and_verdicts():
     from {{ cookiecutter.module_name }} import index
 

@@ -6,8 +6,8 @@ A change between two weeks is split with logarithms (methods.md): each factor's 
 ``Δln(factor) / Δln(revenue)``, exact and adding up to 1. A ratio across cuts is split into mix
 and rate with the symmetric shift-share. Engine-side queries are portable Ibis expressions.
 
-Work in progress (issue #15): the notebook, cohorts, CAC/LTV and the run-index brief are not
-wired yet; these functions are the tested core.
+Not computed yet: the funnel by device and source, cohorts, CAC / LTV / payback (so WBR-3 is
+never reached from ``review``) and operational metrics.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ FACTOR_LABELS = {
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ROBUST_Z = 4.0  # a week is unusual beyond 4 robust SDs of its own history (measured in tests)
+LAGS = 8  # the baseline is the median of the previous 8 weeks
+MIN_RESIDUALS = 8  # the spread needs at least 8 earlier residuals
+HISTORY_WEEKS = LAGS + MIN_RESIDUALS + 1  # complete weeks before a KPI can be called (un)usual
 
 
 def week_start(column: ibis.Value, week_starts_on: str | None = None) -> ibis.Value:
@@ -118,17 +121,20 @@ def mix_rate(
     return out.sort_values("total", key=np.abs, ascending=False)
 
 
-def seasonal_scores(values: pd.Series, lags: int = 8, year: int = 52) -> pd.DataFrame:
+def seasonal_scores(values: pd.Series, lags: int = LAGS, year: int = 52) -> pd.DataFrame:
     """Each point against a baseline that knows the season: the median of the previous ``lags``
     points (same weekday for a daily series given every 7th point), scaled by last year's ratio
     of the same point to its own median when a year of history exists; the robust spread is
-    1.4826 x the MAD of the earlier log residuals. Returns baseline, residual and z."""
+    1.4826 x the MAD of the earlier log residuals. Returns baseline, residual, z (NaN while the
+    history is too short) and seasonal (whether last year's ratio was applied)."""
     v = np.log(values.astype(float).clip(lower=1e-12)).to_numpy()
     n = len(v)
     base = np.full(n, np.nan)
+    seasonal = np.zeros(n, dtype=bool)
     for t in range(lags, n):
         level = np.median(v[t - lags : t])
-        if t - year - lags >= 0:
+        seasonal[t] = t - year - lags >= 0
+        if seasonal[t]:
             level += v[t - year] - np.median(v[t - year - lags : t - year])
         base[t] = level
     resid = v - base
@@ -136,27 +142,47 @@ def seasonal_scores(values: pd.Series, lags: int = 8, year: int = 52) -> pd.Data
     for t in range(n):
         past = resid[max(0, t - 26) : t]
         past = past[~np.isnan(past)]
-        if past.size >= 8 and not np.isnan(resid[t]):
+        if past.size >= MIN_RESIDUALS and not np.isnan(resid[t]):
             spread = 1.4826 * np.median(np.abs(past - np.median(past)))
             z[t] = resid[t] / spread if spread > 0 else 0.0
     return pd.DataFrame(
-        {"value": values.to_numpy(), "baseline": np.exp(base), "residual": resid, "z": z},
+        {
+            "value": values.to_numpy(),
+            "baseline": np.exp(base),
+            "residual": resid,
+            "z": z,
+            "seasonal": seasonal,
+        },
         index=values.index,
     )
 
 
-def anomaly_sentence(label: str, value: float, baseline: float) -> str:
-    """'Mobile conversion fell 25% below its usual level (expected about 1.8%).'"""
+def anomaly_sentence(label: str, value: float, baseline: float, seasonal: bool = False) -> str:
+    """'Mobile conversion fell 25% below its usual level' (+ 'for this time of year' only when
+    last year's same week shaped the baseline)."""
     change = value / baseline - 1
     verb = "fell" if change < 0 else "rose"
     side = "below" if change < 0 else "above"
-    return f"{label} {verb} {abs(change):.0%} {side} its usual level for this time of year."
+    season = " for this time of year" if seasonal else ""
+    return f"{label} {verb} {abs(change):.0%} {side} its usual level{season}."
+
+
+def too_short_sentence(weeks: int) -> str:
+    """Said instead of 'within its usual range' while no baseline can be formed."""
+    return (
+        f"With {weeks} complete weeks of data, no KPI can be called usual or unusual yet "
+        f"(the baseline needs {HISTORY_WEEKS})."
+    )
 
 
 def decide(
-    tree: TreeChange | None, alerts: list[str], low_ltv_cac: list[str] | None = None
+    tree: TreeChange | None,
+    alerts: list[str],
+    low_ltv_cac: list[str] | None = None,
+    weeks: int = HISTORY_WEEKS,
 ) -> Decision:
-    """The review's verdict from docs/decisions.md (Weekly business review, WBR-1..WBR-4)."""
+    """The review's verdict from docs/decisions.md (Weekly business review, WBR-1..WBR-4);
+    ``weeks`` is the number of complete weeks the baseline had to work with."""
     low_ltv_cac = low_ltv_cac or []
     if tree is None:
         return Decision(
@@ -188,11 +214,16 @@ def decide(
             "WBR-3",
         )
     top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
+    usual = (
+        "within its usual range"
+        if weeks >= HISTORY_WEEKS
+        else f"too little history to say whether that is usual ({weeks} of {HISTORY_WEEKS} weeks)"
+    )
     return Decision(
         "weekly_business_review",
         "on_track",
         "On track",
-        f"Revenue changed {tree.relative:+.1%} on the previous week, within its usual range; "
+        f"Revenue changed {tree.relative:+.1%} on the previous week, {usual}; "
         f"{FACTOR_LABELS[top]} moved most.",
         "No action needed; keep the weekly review on schedule.",
         "WBR-4",
@@ -247,8 +278,8 @@ def review(con: ibis.BaseBackend, end: pd.Timestamp) -> Review:
         scored = seasonal_scores(values.dropna())
         last = scored.iloc[-1] if len(scored) else None
         if last is not None and abs(last.z) > ROBUST_Z:
-            alerts.append(anomaly_sentence(label, last.value, last.baseline))
-    return Review(series, tree, alerts, decide(tree, alerts))
+            alerts.append(anomaly_sentence(label, last.value, last.baseline, last.seasonal))
+    return Review(series, tree, alerts, decide(tree, alerts, weeks=len(series)))
 
 
 def factor_table(tree: TreeChange) -> pd.DataFrame:
@@ -277,5 +308,10 @@ def summary_points(result: Review, currency: str) -> list[str]:
         f"{FACTOR_LABELS[top].capitalize()} moved most ({math.expm1(tree.log_change[top]):+.1%}, "
         f"{tree.share[top]:.0%} of the change in log terms).",
     ]
-    points += result.alerts or ["No KPI is outside its usual range for this time of year."]
+    if result.alerts:
+        points += result.alerts
+    elif len(result.series) < HISTORY_WEEKS:
+        points.append(too_short_sentence(len(result.series)))
+    else:
+        points.append("No KPI is outside its usual range.")
     return points
