@@ -21,6 +21,7 @@ CORE_FILES = {
     "Makefile",
     "README.md",
     "pyproject.toml",
+    "uv.lock",
     "data/raw/.gitkeep",
     "reports/.gitkeep",
     "params/defaults.yaml",
@@ -153,6 +154,24 @@ def test_the_file_set_is_exactly_the_template_for_the_default_answers():
         # the chosen licence text becomes LICENSE; the folder of texts never ships
         template = {f for f in template if not f.startswith("licenses/")} | {"LICENSE"}
         assert files_of(project) == template
+
+
+UV = Path(sys.executable).with_name("uv")
+
+
+@pytest.mark.parametrize("project", ["shop-insights", "acme-reports"])
+def test_the_stored_lock_matches_the_pyproject_of_a_bake(project):
+    # `uv sync` in a baked project installs exactly uv.lock; a dependency changed in the
+    # template's pyproject.toml without `python scripts/lock.py` would make it re-resolve
+    with baked(project=project) as baked_project:
+        check = subprocess.run(
+            [str(UV), "lock", "--check", "--offline"],
+            cwd=baked_project,
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, f"run `python scripts/lock.py`: {check.stderr}"
+        assert f'name = "{project}"' in (baked_project / "uv.lock").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

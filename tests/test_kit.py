@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import yaml
 from conftest import KIT, TEMPLATE, VENV, clean_env
 
 README = (KIT / "README.md").read_text(encoding="utf-8")
@@ -80,3 +81,18 @@ def test_the_kits_own_code_is_ruff_clean():
             text=True,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dependency_updates_are_configured_for_the_kit_and_the_baked_project():
+    def ecosystems(path: Path) -> set[str]:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return {update["package-ecosystem"] for update in config["updates"]}
+
+    assert ecosystems(KIT / ".github" / "dependabot.yml") == {"pip"}
+    assert ecosystems(TEMPLATE / ".github" / "dependabot.yml") == {"pip", "github-actions"}
+
+
+def test_the_changelog_has_an_unreleased_section_that_contributing_asks_for():
+    changelog = (KIT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "\n## Unreleased\n" in changelog
+    assert "CHANGELOG.md" in (KIT / "CONTRIBUTING.md").read_text(encoding="utf-8")
