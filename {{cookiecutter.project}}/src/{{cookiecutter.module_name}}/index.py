@@ -111,7 +111,10 @@ def reports_index_html(runs: Sequence[Mapping[str, Any]], latest: str | None) ->
             f"{escape(latest_run['run_id'])}</a> ({_run_facts(latest_run)}).</p>"
         )
     else:
-        lead = '<p class="verdict bad">No run has completed without errors yet.</p>'
+        lead = (
+            '<p class="verdict bad">No full run has been published yet: a run of every report '
+            "with no errors becomes the latest; partial runs (--only, -p) are listed below.</p>"
+        )
     history = metric_history(runs)
     weekly = {key: points for key, points in history.items() if key[0] == LEAD_REPORT}
     others = {key: points for key, points in history.items() if key[0] != LEAD_REPORT}
@@ -123,7 +126,7 @@ def reports_index_html(runs: Sequence[Mapping[str, Any]], latest: str | None) ->
         + (f"<h2>Business KPIs</h2>{lead_kpis}" if lead_kpis else "")
         + _decisions(runs)
         + "<h2>Headline values over time</h2>"
-        + (other_kpis or ("" if lead_kpis else "<p>No headline values recorded yet.</p>"))
+        + (other_kpis or f"<p>No {'other ' if lead_kpis else ''}headline values recorded yet.</p>")
         + (
             '<details class="diagnostics"><summary>Model diagnostics: how well the models '
             f"and tests fit (not business results)</summary>{diagnostics}</details>"
@@ -368,7 +371,8 @@ def _value_table(
             f"<td><strong>{escape(text(newest))}</strong>{flag}</td>"
             f'<td class="change">{change}</td>'
             f"<td>{_spark_with_scale(values, dates, text)}</td>"
-            f'<td><a href="{escape(run_id)}/{escape(name)}.html">{escape(dates[-1])}</a></td></tr>'
+            f'<td class="nowrap"><a href="{escape(run_id)}/{escape(name)}.html">'
+            f"{escape(dates[-1])}</a></td></tr>"
         )
     if not rows:
         return ""
@@ -386,12 +390,16 @@ def _spark_with_scale(
     """The sparkline with a visible scale: its highest and lowest value on the left, its first
     and last data date below (one point per run, oldest data left)."""
     high, low = escape(text(max(values))), escape(text(min(values)))
-    first, last = escape(dates[0]), escape(dates[-1])
+    ends = [dates[0]] if dates[0] == dates[-1] else [dates[0], dates[-1]]
+    x_scale = "".join(f"<span>{escape(date)}</span>" for date in ends)
+    line = sparkline_svg(values, width=SCALED_WIDTH, height=40, text=text)
     return (
         f'<div class="spark-box"><div class="y-scale"><span class="max">{high}</span>'
-        f'<span class="min">{low}</span></div>{sparkline_svg(values, text=text)}'
-        f'<div class="x-scale"><span>{first}</span><span>{last}</span></div></div>'
+        f'<span class="min">{low}</span></div>{line}<div class="x-scale">{x_scale}</div></div>'
     )
+
+
+SCALED_WIDTH = 160  # px: the sparkline beside its scale, wide enough for two dates below it
 
 
 def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -490,7 +498,7 @@ td ul { margin: 0; padding-left: 1.1rem; }
 .nowrap { white-space: nowrap; }
 .more { color: #555; list-style: none; }
 .spark { color: #1e6fd9; vertical-align: middle; grid-area: line; }
-.spark-box { display: inline-grid; grid-template-columns: auto 120px;
+.spark-box { display: inline-grid; grid-template-columns: auto 160px; white-space: nowrap;
   grid-template-areas: "y line" ". x"; column-gap: 0.3rem; font-size: 0.75rem; color: #555; }
 .y-scale { grid-area: y; display: flex; flex-direction: column; justify-content: space-between;
   text-align: right; line-height: 1; }
