@@ -19,7 +19,10 @@ def run(run_id: str, as_of: str | None, revenue: float, ari: float, **extra) -> 
         "weekly_business_review": {
             "status": "ok",
             "metrics": metrics,
-            "decision": {"label": "On track", "next_step": "See `data/exports/x_y.csv`."},
+            "decision": {
+                "label": "On track",
+                "next_step": r"See `data/exports/x_y.csv`; start **Autofill**; send list\_a.csv.",
+            },
         },
         "segmentation": {
             "status": "ok",
@@ -91,9 +94,11 @@ def test_the_brief_puts_business_kpis_first_and_folds_the_diagnostics_away():
     assert '<span class="max">$200</span><span class="min">$100</span>' in page
     assert "<span>2026-06-16</span><span>2026-06-30</span>" in page
     assert "Weekly business review: On track." in page
-    assert "<code>data/exports/x_y.csv</code>" in page
+    # the next step's Markdown as it reads in the notebook, not its marks
+    assert "<code>data/exports/x_y.csv</code>" in page and "<strong>Autofill</strong>" in page
+    assert "list_a.csv" in page and "**" not in page and "\\_" not in page
     text = re.sub(r"<[^>]+>", " ", page.split("</style>")[1])
-    text = re.sub(r"\S*/\S*", " ", text)  # file names and links
+    text = re.sub(r"\S*/\S*|\S+\.csv\b", " ", text)  # file names: names to type, not keys
     assert not re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", text)
 
 

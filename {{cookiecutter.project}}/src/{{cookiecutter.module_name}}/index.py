@@ -390,12 +390,15 @@ def _spark_with_scale(
     """The sparkline with a visible scale: its highest and lowest value on the left, its first
     and last data date below (one point per run, oldest data left)."""
     high, low = escape(text(max(values))), escape(text(min(values)))
+    y_scale = f'<span class="max">{high}</span>'
+    if low != high:
+        y_scale += f'<span class="min">{low}</span>'
     ends = [dates[0]] if dates[0] == dates[-1] else [dates[0], dates[-1]]
     x_scale = "".join(f"<span>{escape(date)}</span>" for date in ends)
     line = sparkline_svg(values, width=SCALED_WIDTH, height=40, text=text)
     return (
-        f'<div class="spark-box"><div class="y-scale"><span class="max">{high}</span>'
-        f'<span class="min">{low}</span></div>{line}<div class="x-scale">{x_scale}</div></div>'
+        f'<div class="spark-box"><div class="y-scale">{y_scale}</div>{line}'
+        f'<div class="x-scale">{x_scale}</div></div>'
     )
 
 
@@ -410,8 +413,8 @@ def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
             # the runner keeps it beside the metrics; a notebook's own record among them
             decision = nb.get("decision") or (nb.get("metrics") or {}).get("decision")
             if nb.get("status") == "ok" and isinstance(decision, Mapping):
-                label = _inline_code(str(decision.get("label", "")))
-                step = _inline_code(str(decision.get("next_step", "")))
+                label = _inline_markdown(str(decision.get("label", "")))
+                step = _inline_markdown(str(decision.get("next_step", "")))
                 lines[name] = (
                     f"<li><strong>{escape(_humanise(name))}: {label}.</strong> "
                     f"Next step: {step}</li>"
@@ -422,9 +425,12 @@ def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
     return f"<h2>Decisions</h2><ul>{''.join(lines[n] for n in order)}</ul>"
 
 
-def _inline_code(text: str) -> str:
-    """Escaped text with its Markdown `code` spans (file names in a next step) as <code>."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+def _inline_markdown(text: str) -> str:
+    """A decision line as its Markdown reads (it is written for the notebook): escaped text with
+    `code` spans (file names) as <code>, **bold** as <strong> and \\_ escapes as the character."""
+    html = re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text, quote=False))
+    html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|])", r"\1", html)
 
 
 def _runs_table(runs: Sequence[Mapping[str, Any]], latest: str | None) -> str:
