@@ -164,9 +164,12 @@ def test_make_lab_starts_jupyterlab(default_project):
 def test_a_single_analysis_project_tests_and_reports(only):
     answers = {name: name == only for name in ANALYSES}
     with baked(**answers) as project:
-        # the slow statistical and notebook-variant checks ran in the full project above
-        assert_ok(make(project, "test", ARGS='-q -p no:cacheprovider -m "not slow"'))
-        assert_ok(make(project, "reports"))
+        # in its own .venv, installed by uv from the project's uv.lock (the kit's virtualenv only
+        # lends uv); the slow statistical and notebook-variant checks ran in the full project above
+        tested = make(project, "test", ARGS='-q -p no:cacheprovider -m "not slow"', own_venv=True)
+        assert_ok(tested)
+        assert "uv sync" in tested.stdout and (project / ".venv" / "bin" / "python").exists()
+        assert_ok(make(project, "reports", own_venv=True))
         summary = latest_summary(project)
         assert list(summary["notebooks"]) == [only]
         assert summary["notebooks"][only]["status"] == "ok"
