@@ -166,10 +166,10 @@ def test_a_single_analysis_project_tests_and_reports(only):
     with baked(**answers) as project:
         # in its own .venv, installed by uv from the project's uv.lock (the kit's virtualenv only
         # lends uv); the slow statistical and notebook-variant checks ran in the full project above
-        tested = make(project, "test", ARGS='-q -p no:cacheprovider -m "not slow"', own_venv=True)
+        args = '-q -rA -p no:cacheprovider -m "not slow"'
+        tested = make(project, "test", ARGS=args, own_venv=True)
         assert_ok(tested)
         assert "uv sync" in tested.stdout and (project / ".venv" / "bin" / "python").exists()
-        assert_ok(make(project, "reports", own_venv=True))
-        summary = latest_summary(project)
-        assert list(summary["notebooks"]) == [only]
-        assert summary["notebooks"][only]["status"] == "ok"
+        # its own test_reports ran the runner over the one report (`make reports` itself is run
+        # on the default project above; a second run here would only repeat it)
+        assert "PASSED tests/test_reports.py::test_every_report_runs_ok" in tested.stdout
