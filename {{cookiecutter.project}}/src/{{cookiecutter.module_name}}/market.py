@@ -1747,7 +1747,7 @@ def vw_findings(
     """The price section's "What this means": the range for the named product and today's price,
     or why no range is published."""
     what = (
-        f"**{subject.name}**"
+        f"**{md_escape_text(subject.name)}**"
         if subject.name
         else "the surveyed product (not named: set `vw_product`)"
     )
@@ -1803,7 +1803,7 @@ def price_step(
             f"collect at least {vw.min_answers - vw.n_used:,} more valid price answers before "
             "setting a price"
         )
-    what = f" for {subject.name}" if subject.name else ""
+    what = f" for {md_escape_text(subject.name)}" if subject.name else ""
     low, high = md_money(vw.pmc, currency, 2), md_money(vw.pme, currency, 2)
     if planned_price > 0 and not vw.pmc <= planned_price <= vw.pme:
         return f"move the planned price{what} into the accepted {low} – {high} range"

@@ -41,7 +41,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from . import data, market, plots
+from . import config, data, market, plots
 from .decisions import Decision
 from .errors import UserError
 from .formats import format_money, format_pct, md_escape
@@ -1082,7 +1082,15 @@ class TrendsReview:
     changes: pd.DataFrame  # market.interest_change
 
 
-def review_trends(path: str | Path) -> TrendsReview:
+def review_trends(trends_csv: str | Path) -> TrendsReview:
+    """The search-trends export named by ``trends_csv`` (relative paths from the project root)."""
+    path = config.resolve(trends_csv)
+    if not path.is_file():
+        raise UserError(
+            f"trends_csv is {str(trends_csv)!r}, but there is no such file. Give the path of the "
+            "“Interest over time” CSV export, relative to the project folder (e.g. "
+            "data/trends.csv), or leave trends_csv empty to skip the section."
+        )
     trends = market.read_trends_csv(path)
     return TrendsReview(trends, market.interest_change(trends, days=TREND_DAYS))
 
