@@ -60,7 +60,7 @@ ANSWER_LABELS = {
 }
 ANSWER_COLORS = {1: "#C0392B", 2: "#E8A09A", 3: "#CFCFCF", 4: "#9DB8E0", 5: "#2E5EAA"}
 OVERALL = "All respondents"
-OUTLIERS_SHOWN = 30  # products without a competitor price listed on the page at most
+UNMATCHED_SHOWN = 30  # products without a competitor price listed on the page at most
 TREND_DAYS = 90  # recent search interest: the last 90 days
 
 
@@ -1005,7 +1005,7 @@ def unmatched_sentence(review: CompetitorReview) -> str | None:
     missing = len(review.index.unmatched)
     if not missing:
         return None
-    listed = f" (the first {OUTLIERS_SHOWN} are listed)" if missing > OUTLIERS_SHOWN else ""
+    listed = f" (the first {UNMATCHED_SHOWN} are listed)" if missing > UNMATCHED_SHOWN else ""
     return (
         f"**No competitor price found** for {missing:,} of our {len(review.products):,} "
         f"products{listed}: add them to the price tracking or confirm nobody else sells them."
@@ -1015,7 +1015,7 @@ def unmatched_sentence(review: CompetitorReview) -> str | None:
 def unmatched_table(review: CompetitorReview) -> Any | None:
     if not review.index.unmatched:
         return None
-    shown = review.products.loc[review.index.unmatched].reset_index().head(OUTLIERS_SHOWN)
+    shown = review.products.loc[review.index.unmatched].reset_index().head(UNMATCHED_SHOWN)
     shown = shown[["sku", "name", "category", "price"]]
     shown.columns = ["SKU", "Product", "Category", "Our price"]
     return _table(shown, review.currency, money=["Our price"])
