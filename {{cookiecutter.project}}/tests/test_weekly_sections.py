@@ -90,6 +90,21 @@ def test_the_step_that_moved_is_the_largest_fall_not_the_largest_z():
     assert "traffic table" in funnel.step_sentence(scores, has_traffic=False)
 
 
+@pytest.mark.slow
+def test_funnel_steps_rarely_move_on_anomaly_free_weeks(tmp_path):
+    sample.write_sample(tmp_path, customers=3000, seed=7, faults=("clean_weeks",))
+    end = sample.last_complete_week(sample.AS_OF, weekly._project.WEEK_STARTS_ON)
+    counts = funnel.weekly_counts(data.connect(tmp_path), end + pd.Timedelta(days=7))
+    flags = []
+    for _cut, rates in funnel.step_rates(counts).groupby(level=["kind", "cut"]):
+        for step in funnel.STEPS:
+            z = weekly.seasonal_scores(rates[step].droplevel(["kind", "cut"])).z.iloc[-40:]
+            flags.append(np.abs(z.dropna().to_numpy()) > weekly.ROBUST_Z)
+    rate = float(np.concatenate(flags).mean())
+    print(f"funnel false-alarm rate {rate:.3%} of {sum(len(f) for f in flags)} step-weeks")
+    assert rate <= 0.05
+
+
 # ------------------------------------------------------------------------------- retention
 
 
@@ -282,3 +297,8 @@ def test_the_sections_agree_on_postgresql(shop, postgres_url):
         assert math.isclose(a.monthly_cac.sum().sum(), b.monthly_cac.sum().sum(), rel_tol=1e-9)
     finally:
         drop_tables(postgres_url, list(names))
+
+
+def test_section_sentences_render_as_written():
+    shown = weekly.what_it_means(["paid_search: costs $37.90 (LTV:CAC 8.1)."]).data
+    assert r"paid\_search: costs \$37.90 (LTV:CAC 8.1)." in shown  # brackets stay: \( is maths

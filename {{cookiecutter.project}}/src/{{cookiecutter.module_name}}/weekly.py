@@ -330,12 +330,15 @@ def factor_table(tree: TreeChange) -> pd.DataFrame:
 
 
 def what_it_means(points: list[str]):
-    """A section's closing sentences as Markdown, escaped so money and symbols read as written."""
+    """A section's closing sentences as Markdown. Markdown's own marks and ``$`` (MathJax) are
+    escaped so money and channel names read as written; brackets are left alone, since
+    ``\\(`` opens formulas in JupyterLab."""
     from IPython.display import Markdown
 
-    from .formats import md_escape
+    def plain(text: str) -> str:
+        return "".join(f"\\{c}" if c in "\\`*_<>$|[]~" else c for c in text)
 
-    return Markdown("**What this means**\n\n" + "\n".join(f"- {md_escape(p)}" for p in points))
+    return Markdown("**What this means**\n\n" + "\n".join(f"- {plain(p)}" for p in points))
 
 
 def summary_points(result: Review, currency: str) -> list[str]:
