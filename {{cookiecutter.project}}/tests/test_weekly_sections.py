@@ -262,6 +262,31 @@ def test_without_spend_the_sections_say_what_to_add(shop, tmp_path):
         acquisition.economics(con, end, margin=1.5)
 
 
+def test_too_few_customers_to_fit_leave_the_ltv_unknown_not_an_error():
+    customers = pd.DataFrame(
+        {
+            "customer_id": list("abcd"),
+            "signed_up_at": pd.to_datetime(["2026-01-01"] * 4),
+            "acquisition_channel": ["social"] * 4,
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-03-01", "2026-03-02"]),
+            "channel": ["social", "email"],
+            "spend": [100.0, 10.0],
+        }
+    )
+    tables = {"orders": TINY_ORDERS, "customers": customers, "marketing_spend": spend}
+    econ = acquisition.economics(_duck(tables), pd.Timestamp("2026-04-06"))
+    social = econ.table.loc["social"]
+    assert social.new == 1 and social.cac == 100.0  # d, the only first order in the 8 weeks
+    assert math.isnan(social.ltv) and social.note and econ.low_ltv_cac == []
+    words = acquisition.economics_sentences(econ, "USD")
+    assert words[0].startswith("social: a new customer costs $100.00; what they are worth")
+    assert words[-1].startswith("From 09 Feb to 05 Apr 2026, 91% of marketing spend")
+
+
 # ------------------------------------------------------------------------------ PostgreSQL
 
 

@@ -29,6 +29,7 @@ from . import bgnbd, data, weekly
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 365.25 / 12
 MIN_FIT_CUSTOMERS = 200  # a channel with fewer customers uses the pooled BG/NBD fit
+TABLE_COLUMNS = ("kind", "spend", "new", "cac", "ltv", "ltv_cac", "payback_months", "pooled_fit")
 
 
 def missing_sentence() -> str:
@@ -140,9 +141,18 @@ def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame
 class Value:
     """A new customer's expected margin month by month (index 0 = the first order's month)."""
 
-    ltv: float  # discounted margin over the horizon
+    ltv: float  # discounted margin over the horizon; NaN when the models cannot be fitted
     cumulative: pd.Series  # undiscounted cumulative margin by month
     pooled: bool  # the pooled BG/NBD fit was used (too few customers in the channel)
+    note: str = ""  # why the LTV is missing
+
+
+def _value_or_note(histories: pd.DataFrame, pooled: bool, **kwargs) -> Value:
+    try:
+        value = new_customer_value(histories, **kwargs)
+    except ValueError as error:  # too few (repeat) customers to fit
+        return Value(math.nan, pd.Series(dtype=float), pooled, str(error))
+    return Value(value.ltv, value.cumulative, pooled)
 
 
 def new_customer_value(
@@ -217,6 +227,7 @@ def economics(
         return None
     counts, start, stop = window_counts(con, end, window_weeks)
     histories = customer_histories(con, end)
+    model = {"margin": margin, "months": months, "annual_discount": annual_discount}
     pooled = None
     rows = {}
     for channel, row in counts[counts.spend > 0].iterrows():
@@ -225,26 +236,22 @@ def economics(
         entry = {"kind": kind, "spend": row.spend, "new": row.new, "cac": cac}
         if kind == "acquisition":
             own = histories[histories.channel == channel]
-            if len(own) >= MIN_FIT_CUSTOMERS:
-                value = new_customer_value(
-                    own, margin=margin, months=months, annual_discount=annual_discount
-                )
-            else:
-                pooled = pooled or new_customer_value(
-                    histories, margin=margin, months=months, annual_discount=annual_discount
-                )
-                value = Value(pooled.ltv, pooled.cumulative, True)
+            value = _value_or_note(own, False, **model) if len(own) >= MIN_FIT_CUSTOMERS else None
+            if value is None or math.isnan(value.ltv):
+                pooled = pooled or _value_or_note(histories, True, **model)
+                value = pooled
             entry |= {
                 "ltv": value.ltv,
                 "ltv_cac": value.ltv / cac,
                 "payback_months": payback_months(value.cumulative, cac),
                 "pooled_fit": value.pooled,
+                "note": value.note,
             }
         rows[channel] = entry
     table = pd.DataFrame.from_dict(rows, orient="index")
-    for column in ("ltv", "ltv_cac", "payback_months", "pooled_fit"):
+    for column in (*TABLE_COLUMNS, "note"):
         if column not in table:
-            table[column] = np.nan
+            table[column] = np.nan if column != "note" else ""
     return Economics(table, monthly_cac(con, end, retention_channels), start, stop, months)
 
 
@@ -286,11 +293,19 @@ def economics_sentences(econ: Economics | None, currency: str) -> list[str]:
                 "new customer."
             )
             continue
-        payback = (
-            f"pays back in month {row.payback_months:.0f}"
-            if pd.notna(row.payback_months)
-            else f"does not pay back within {econ.months} months"
-        )
+        if pd.isna(row.ltv):
+            points.append(
+                f"{channel}: a new customer costs {format_money(row.cac, currency, 2)}; what they "
+                f"are worth cannot be estimated yet ({row.note.rstrip('.')})."
+            )
+            continue
+        if pd.isna(row.payback_months):
+            payback = f"does not pay back within {econ.months} months"
+        elif row.payback_months == 0:
+            payback = "pays back with the first order"
+        else:
+            n = int(row.payback_months)
+            payback = f"pays back {n} month{'s' if n > 1 else ''} after the first order"
         points.append(
             f"{channel}: a new customer costs {format_money(row.cac, currency, 2)} and is worth "
             f"{format_money(row.ltv, currency, 2)} over {econ.months} months "

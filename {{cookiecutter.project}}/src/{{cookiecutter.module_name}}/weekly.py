@@ -289,8 +289,6 @@ def review(
     """The KPI tree of the last complete week before ``end``, its unusual KPIs, the funnel, the
     acquisition economics (``acquisition.economics`` with these parameters) and the verdict."""
     series = weekly_series(con, end)
-    if len(series) < 2:
-        return Review(series, None, [], decide(None, []))
     counts = funnel.weekly_counts(con, end)
     scores = funnel.last_week_scores(counts)
     econ = acquisition.economics(
@@ -302,6 +300,8 @@ def review(
         months=ltv_months,
         annual_discount=annual_discount,
     )
+    if len(series) < 2:
+        return Review(series, None, [], decide(None, []), counts, scores, econ)
     tree = kpi_tree(series.iloc[-2], series.iloc[-1])
     columns = {label: series[key] for key, label in KPI_LABELS.items()}
     for device, values in device_conversion(con, end).items():
