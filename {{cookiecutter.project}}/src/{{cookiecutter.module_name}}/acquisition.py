@@ -308,7 +308,7 @@ def economics_sentences(econ: Economics | None, currency: str) -> list[str]:
             payback = f"pays back {n} month{'s' if n > 1 else ''} after the first order"
         points.append(
             f"{channel}: a new customer costs {format_money(row.cac, currency, 2)} and is worth "
-            f"{format_money(row.ltv, currency, 2)} over {econ.months} months "
+            f"{format_money(row.ltv, currency, 2)} in margin over {econ.months} months "
             f"(LTV:CAC {row.ltv_cac:.1f}); it {payback}."
         )
     total = t.spend.sum()
