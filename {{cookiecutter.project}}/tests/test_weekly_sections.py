@@ -202,6 +202,7 @@ def test_the_planted_social_cac_doubling_is_recovered(shop):
     assert monthly.loc["2026-03-01", "social"] == pytest.approx(25, rel=0.1)
 
 
+@pytest.mark.filterwarnings("ignore:Gamma-Gamma fit did not fully converge")  # see acquisition
 def test_ltv_comes_from_the_bgnbd_and_gamma_gamma_fits(shop):
     folder, planted = shop
     con = data.connect(folder)

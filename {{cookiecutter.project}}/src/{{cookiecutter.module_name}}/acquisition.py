@@ -17,6 +17,7 @@ when a channel has too few customers). Payback months = the first month whose cu
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -123,6 +124,8 @@ def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame
     frame = data.fetch(per)
     end_day = end.timestamp() / SECONDS_PER_DAY
     x = frame["days"].astype(float) - 1
+    # rounded: engines add floats in a thread-dependent order; 6 decimals of a week or a
+    # currency unit lose nothing and keep the fits the same from run to run
     return pd.DataFrame(
         {
             "channel": frame["acquisition_channel"].fillna("unknown").astype(str).to_numpy(),
@@ -134,7 +137,7 @@ def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame
             .to_numpy(),
             "first_revenue": frame["first_revenue"].astype(float).to_numpy(),
         }
-    )
+    ).round({"t_x": 6, "T": 6, "mean_repeat_spend": 6, "first_revenue": 6})
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,11 @@ def new_customer_value(
     """Value of a new customer from BG/NBD + Gamma-Gamma fitted on these histories."""
     params = bgnbd.fit_bgnbd(histories.x, histories.t_x, histories["T"], time_unit="weeks")
     repeat = histories[histories.x > 0]
-    gg = bgnbd.fit_gamma_gamma(repeat.x, repeat.mean_repeat_spend)
+    with warnings.catch_warnings():
+        # The likelihood is nearly flat along (p, v) at fixed p·v, so L-BFGS-B may stop with
+        # "ABNORMAL" there; only the mean p·v / (q - 1) is used, and it is stable to ~1e-5.
+        warnings.filterwarnings("ignore", "Gamma-Gamma fit did not fully converge")
+        gg = bgnbd.fit_gamma_gamma(repeat.x, repeat.mean_repeat_spend)
     spend = float(bgnbd.expected_spend(gg, [0.0], [0.0])[0])  # population mean per purchase
     weeks = np.arange(months + 1) * DAYS_PER_MONTH / 7
     purchases = np.array(
