@@ -25,8 +25,14 @@ ANALYSIS_FILES = {
         "notebooks/weekly_business_review.ipynb",
         "params/weekly_business_review.yaml",
         "src/{module}/weekly.py",
+        "src/{module}/funnel.py",
+        "src/{module}/retention.py",
+        "src/{module}/acquisition.py",
+        "src/{module}/bgnbd.py",  # LTV; shared with churn
         "tests/test_weekly.py",
         "tests/test_weekly_notebook.py",
+        "tests/test_weekly_sections.py",
+        "tests/test_bgnbd.py",
     ],
     "market_research": [
         "notebooks/market_research.ipynb",
@@ -48,7 +54,7 @@ ANALYSIS_FILES = {
         "notebooks/churn.ipynb",
         "params/churn.yaml",
         "src/{module}/churn.py",
-        "src/{module}/bgnbd.py",
+        "src/{module}/bgnbd.py",  # shared with weekly_business_review
         "tests/test_churn.py",
         "tests/test_bgnbd.py",
         "tests/test_churn_notebook.py",
@@ -101,10 +107,13 @@ def prune(root: Path, answers: dict) -> None:
         for folder in list(root.rglob(stray)):
             shutil.rmtree(folder, ignore_errors=True)
     module = answers["module_name"]
+    # a file two analyses share (bgnbd.py) stays while either is chosen
+    kept = {name for a, files in ANALYSIS_FILES.items() if answers[a] is True for name in files}
     for analysis, files in ANALYSIS_FILES.items():
         if answers[analysis] is not True:
             for name in files:
-                remove(root / name.format(module=module))
+                if name not in kept:
+                    remove(root / name.format(module=module))
     for choice, files in SCHEDULE_FILES.items():
         if answers["schedule"] != choice:
             for name in files:

@@ -1,5 +1,6 @@
 """The weekly review notebook, run the way the runner runs it (papermill): on the sample's last
-complete week it is on track; on the week of the planted mobile drop it raises the alert."""
+complete week it is on track; on the week of the planted mobile drop it raises the alert and
+names the funnel step that fell."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ def test_the_last_week_is_on_track_and_the_mobile_drop_week_alerts(project, trut
     assert found["decision"]["rule"] == "WBR-4"
     assert found["unusual_kpis"]["value"] == 0
     assert found["wbr_revenue"]["kind"] == "money"
+    assert found["wbr_lowest_ltv_cac"]["value"] > 1  # the sample's channels pay for themselves
+    assert 0 < found["wbr_repeat_rate"]["value"] < 1 and found["wbr_new_customers"]["value"] > 0
     drop = truth["weekly_review"]["mobile_drop"]
     sunday = (pd.Timestamp(drop["week"]) + pd.Timedelta(days=6)).date().isoformat()
     alerted = execute_notebook(NOTEBOOK.stem, project, project / "drop.ipynb", as_of=sunday)
     assert alerted["decision"]["rule"] == "WBR-2"
     assert "Mobile conversion fell" in alerted["decision"]["reason"]
+    assert f"Mobile: {drop['step']} fell" in alerted["decision"]["reason"]
     assert alerted["unusual_kpis"]["value"] >= 1

@@ -64,3 +64,25 @@ def styled_table(
     formats.update({col: f"{{:,.{d}f}}" for col, d in (decimals or {}).items()})
     # escape="html": product names and segment labels come from data and must render inert
     return frame.style.format(formats, na_rep="–", escape="html").hide(axis="index")
+
+
+def share_heatmap(frame: pd.DataFrame, title: str) -> plt.Axes:
+    """A table of shares (e.g. cohorts x months since the first order) as a labelled heatmap;
+    unknown cells (NaN) stay blank."""
+    height = max(2.5, 0.32 * len(frame) + 1.2)
+    _fig, ax = plt.subplots(figsize=(9, height))
+    sns.heatmap(
+        frame.astype(float),
+        ax=ax,
+        annot=True,
+        fmt=".0%",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar=False,
+        annot_kws={"fontsize": 8},
+    )
+    ax.set_title(title)
+    ax.set_xlabel(frame.columns.name or "")
+    ax.set_ylabel(frame.index.name or "")
+    return ax

@@ -5,22 +5,25 @@ Revenue = sessions x conversion (orders per session) x ... is written here as
 A change between two weeks is split with logarithms (methods.md): each factor's share is
 ``Δln(factor) / Δln(revenue)``, exact and adding up to 1. A ratio across cuts is split into mix
 and rate with the symmetric shift-share. Engine-side queries are portable Ibis expressions.
+``review`` also gathers the funnel step that moved (``funnel``, told with a KPI alert) and the
+channels whose LTV:CAC is below 1 (``acquisition``, rule WBR-3); cohorts and repeat buying are
+in ``retention``.
 
-Not computed yet: the funnel by device and source, cohorts, CAC / LTV / payback (so WBR-3 is
-never reached from ``review``) and operational metrics.
+Not computed yet: operational metrics (refunds, fulfilment, support contacts) and the
+drill-down of the change by channel, device, country and new/returning.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from . import _project, data
+from . import _project, acquisition, data, funnel
 from .decisions import Decision
 
 FACTORS = ("sessions", "conversion", "orders_per_buyer", "aov")
@@ -180,9 +183,11 @@ def decide(
     alerts: list[str],
     low_ltv_cac: list[str] | None = None,
     weeks: int = HISTORY_WEEKS,
+    moved_step: str | None = None,
 ) -> Decision:
     """The review's verdict from docs/decisions.md (Weekly business review, WBR-1..WBR-4);
-    ``weeks`` is the number of complete weeks the baseline had to work with."""
+    ``weeks`` is the number of complete weeks the baseline had to work with; ``moved_step``
+    the funnel's sentence on the step that moved (it explains an alert, never raises one)."""
     low_ltv_cac = low_ltv_cac or []
     if tree is None:
         return Decision(
@@ -198,7 +203,7 @@ def decide(
             "weekly_business_review",
             "investigate",
             "Investigate",
-            " ".join(alerts),
+            " ".join([*alerts, *([moved_step] if moved_step else [])]),
             "Find the cause of the unusual value this week before anything else.",
             "WBR-2",
         )
@@ -238,6 +243,13 @@ class Review:
     tree: TreeChange | None  # last complete week against the previous one
     alerts: list[str]  # unusual KPIs of the last complete week, in plain words
     decision: Decision
+    funnel_counts: pd.DataFrame = field(default_factory=pd.DataFrame)  # funnel.weekly_counts
+    funnel: pd.DataFrame = field(default_factory=pd.DataFrame)  # funnel.last_week_scores
+    economics: acquisition.Economics | None = None  # None: no spend or acquisition channels
+
+    @property
+    def funnel_sentence(self) -> str:
+        return funnel.step_sentence(self.funnel, has_traffic=not self.funnel_counts.empty)
 
 
 KPI_LABELS = {
@@ -264,11 +276,32 @@ def device_conversion(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     return (frame.p / frame.s).groupby([frame.week, frame.device]).sum().unstack().sort_index()
 
 
-def review(con: ibis.BaseBackend, end: pd.Timestamp) -> Review:
-    """The KPI tree of the last complete week before ``end``, its unusual KPIs and the verdict."""
+def review(
+    con: ibis.BaseBackend,
+    end: pd.Timestamp,
+    *,
+    retention_channels: tuple[str, ...] | list[str] = ("email",),
+    cac_window_weeks: int = 8,
+    margin: float = 0.3,
+    ltv_months: int = 12,
+    annual_discount: float = 0.1,
+) -> Review:
+    """The KPI tree of the last complete week before ``end``, its unusual KPIs, the funnel, the
+    acquisition economics (``acquisition.economics`` with these parameters) and the verdict."""
     series = weekly_series(con, end)
+    counts = funnel.weekly_counts(con, end)
+    scores = funnel.last_week_scores(counts)
+    econ = acquisition.economics(
+        con,
+        end,
+        retention_channels=tuple(retention_channels),
+        window_weeks=cac_window_weeks,
+        margin=margin,
+        months=ltv_months,
+        annual_discount=annual_discount,
+    )
     if len(series) < 2:
-        return Review(series, None, [], decide(None, []))
+        return Review(series, None, [], decide(None, []), counts, scores, econ)
     tree = kpi_tree(series.iloc[-2], series.iloc[-1])
     columns = {label: series[key] for key, label in KPI_LABELS.items()}
     for device, values in device_conversion(con, end).items():
@@ -279,7 +312,10 @@ def review(con: ibis.BaseBackend, end: pd.Timestamp) -> Review:
         last = scored.iloc[-1] if len(scored) else None
         if last is not None and abs(last.z) > ROBUST_Z:
             alerts.append(anomaly_sentence(label, last.value, last.baseline, last.seasonal))
-    return Review(series, tree, alerts, decide(tree, alerts, weeks=len(series)))
+    moved = funnel.step_sentence(scores) if funnel.moved_step(scores) is not None else None
+    low = econ.low_ltv_cac if econ is not None else []
+    verdict = decide(tree, alerts, low, weeks=len(series), moved_step=moved)
+    return Review(series, tree, alerts, verdict, counts, scores, econ)
 
 
 def factor_table(tree: TreeChange) -> pd.DataFrame:
@@ -291,6 +327,18 @@ def factor_table(tree: TreeChange) -> pd.DataFrame:
         },
         index=[FACTOR_LABELS[f].capitalize() for f in FACTORS],
     )
+
+
+def what_it_means(points: list[str]):
+    """A section's closing sentences as Markdown. Markdown's own marks and ``$`` (MathJax) are
+    escaped so money and channel names read as written; brackets are left alone, since
+    ``\\(`` opens formulas in JupyterLab."""
+    from IPython.display import Markdown
+
+    def plain(text: str) -> str:
+        return "".join(f"\\{c}" if c in "\\`*_<>$|[]~" else c for c in text)
+
+    return Markdown("**What this means**\n\n" + "\n".join(f"- {plain(p)}" for p in points))
 
 
 def summary_points(result: Review, currency: str) -> list[str]:
@@ -310,8 +358,16 @@ def summary_points(result: Review, currency: str) -> list[str]:
     ]
     if result.alerts:
         points += result.alerts
+        if funnel.moved_step(result.funnel) is not None:
+            points.append(result.funnel_sentence)
     elif len(result.series) < HISTORY_WEEKS:
         points.append(too_short_sentence(len(result.series)))
     else:
         points.append("No KPI is outside its usual range.")
+    low = result.economics.low_ltv_cac if result.economics is not None else []
+    if low:
+        points.append(
+            f"A customer acquired through {', '.join(low)} is worth less than it costs "
+            "(LTV:CAC below 1)."
+        )
     return points
