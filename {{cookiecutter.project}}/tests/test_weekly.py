@@ -148,3 +148,16 @@ def test_the_index_orders_runs_by_data_date_with_deltas_and_verdicts():
     assert page.index("Business KPIs") < page.index("Headline values over time")
     assert "Revenue, last complete week" in page and "+33.3%" in page
     assert "Weekly business review: On track." in page and "wbr_revenue" not in page
+
+
+def test_shares_of_the_change_are_quoted_only_when_revenue_moved():
+    base = {"sessions": 1000.0, "conversion": 0.05, "orders_per_buyer": 1.1, "aov": 50.0}
+    flat = weekly.kpi_tree(base, {**base, "sessions": 1050.0, "conversion": 0.05 / 1.048})
+    assert abs(flat.relative) < weekly.FLAT_REVENUE and abs(flat.share["sessions"]) > 5
+    assert weekly.driver_sentence(flat) == (
+        "Revenue was nearly flat: the largest move, sessions (+5.0%), was offset by the others."
+    )
+    moved = weekly.kpi_tree(base, {**base, "aov": 55.0})
+    assert weekly.driver_sentence(moved) == (
+        "Average order value (+10.0%) moved most: 100% of the change in log terms."
+    )

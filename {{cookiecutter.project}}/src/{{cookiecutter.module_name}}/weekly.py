@@ -341,6 +341,20 @@ def what_it_means(points: list[str]):
     return Markdown("**What this means**\n\n" + "\n".join(f"- {plain(p)}" for p in points))
 
 
+FLAT_REVENUE = 0.01  # below a 1% change, shares of the change are ratios of tiny numbers
+
+
+def driver_sentence(tree: TreeChange) -> str:
+    """Which factor of the KPI tree moved revenue most. Shares are only quoted when revenue
+    itself moved: on a flat week they divide by almost nothing (a factor "explaining" 700%)."""
+    top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
+    moved = f"{FACTOR_LABELS[top]} ({math.expm1(tree.log_change[top]):+.1%})"
+    if abs(tree.relative) < FLAT_REVENUE:
+        return f"Revenue was nearly flat: the largest move, {moved}, was offset by the others."
+    share = f"{tree.share[top]:.0%} of the change in log terms"
+    return f"{moved[0].upper()}{moved[1:]} moved most: {share}."
+
+
 def summary_points(result: Review, currency: str) -> list[str]:
     """The executive summary's sentences."""
     from .formats import format_money
@@ -349,12 +363,10 @@ def summary_points(result: Review, currency: str) -> list[str]:
         return ["No complete week of data before the analysis date."]
     week = result.series.index[-1]
     tree = result.tree
-    top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
     points = [
         f"Week of {week:%d %b %Y}: revenue {format_money(result.series.revenue.iloc[-1], currency)}"
         f", {tree.relative:+.1%} on the previous week.",
-        f"{FACTOR_LABELS[top].capitalize()} moved most ({math.expm1(tree.log_change[top]):+.1%}, "
-        f"{tree.share[top]:.0%} of the change in log terms).",
+        driver_sentence(tree),
     ]
     if result.alerts:
         points += result.alerts
