@@ -417,6 +417,14 @@ def test_export_sentence_points_to_the_one_crm_plan(tmp_path, staged, phrase):
     assert str(tmp_path) not in text  # never a server path
 
 
+def test_export_sentence_without_a_holdout_promises_no_holdout(tmp_path):
+    target = tmp_path / "churn_at_risk.csv"
+    text = page.export_sentence(exported_list(share=0.0), target, target)
+    assert "none of them is held out (`holdout_share` is 0)" in text
+    assert "a retention action for every listed customer (rules CA-2 and CA-3" in text
+    assert "no contact for the holdout" not in text
+
+
 def test_the_crm_plan_gives_the_list_what_the_page_says():
     """The sentence's claim, in the code path: every listed customer once, the holdout no
     contact (CA-1), the others a retention action (CA-2 or CA-3)."""

@@ -823,22 +823,31 @@ def export_sentence(exported: pd.DataFrame, written: Path, target: Path) -> str:
         f"**{len(exported):,} customers** (customer id, rank, churn probability, value if they "
         "stay, revenue at risk, holdout flag)"
     )
+    marked = (
+        f"{held:,} of them are marked `holdout`"
+        if held
+        else "none of them is held out (`holdout_share` is 0)"
+    )
     if Path(written).resolve() != Path(target).resolve():
         saved = (
-            f"This run wrote {what} for {name}; {held:,} of them are marked `holdout`. Only a "
-            f"full run of the reports that succeeds publishes the list there and joins it into "
-            f"{plan}"
+            f"This run wrote {what} for {name}; {marked}. Only a full run of the reports that "
+            f"succeeds publishes the list there and joins it into {plan}"
         )
     else:
         saved = (
-            f"Saved {what} to {name} in the project folder; {held:,} of them are marked "
-            f"`holdout`. The next full run of the reports joins the list into {plan}"
+            f"Saved {what} to {name} in the project folder; {marked}. The next full run of the "
+            f"reports joins the list into {plan}"
         )
+    listed = (
+        "a retention action for the listed customers not held out and no contact for the "
+        "holdout (rules CA-1 to CA-3"
+        if held
+        else "a retention action for every listed customer (rules CA-2 and CA-3"
+    )
     return (
-        f"{saved}, which gives each customer exactly one recommended action: a retention "
-        "action for the listed customers not held out and no contact for the holdout (rules "
-        "CA-1 to CA-3 in `docs/decisions.md`; customers not on the list keep their segment's "
-        "action, CA-4). That file, not the at-risk list alone, is what the CRM team works from."
+        f"{saved}, which gives each customer exactly one recommended action: {listed} in "
+        "`docs/decisions.md`; customers not on the list keep their segment's action, CA-4). "
+        "That file, not the at-risk list alone, is what the CRM team works from."
     )
 
 
