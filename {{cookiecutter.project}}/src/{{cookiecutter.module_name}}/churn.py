@@ -10,7 +10,10 @@ count as before it. Durations are in days.
 
 The pieces, in the order a report uses them: ``suggest_horizon`` -> ``time_split`` (features and
 labels at two cutoffs) -> ``train_model`` -> ``evaluate`` beside ``baselines`` -> ``drivers`` ->
-``value_over_horizon`` -> ``revenue_at_risk`` / ``at_risk_list`` -> ``export_at_risk``.
+``value_over_horizon`` -> ``revenue_at_risk`` / ``at_risk_list`` -> ``export_at_risk``, and the
+decision ``decide`` (docs/decisions.md, "Churn prediction"). The page's tables, charts and
+sentences are in ``churn_page``; the at-risk list reaches the CRM team through the one CRM plan,
+``actions.write_customer_actions`` (``data/exports/customer_actions.csv``, after a full run).
 """
 
 from __future__ import annotations
