@@ -54,8 +54,10 @@ ANALYSIS_FILES = {
         "notebooks/churn.ipynb",
         "params/churn.yaml",
         "src/{module}/churn.py",
+        "src/{module}/churn_page.py",
         "src/{module}/bgnbd.py",  # shared with weekly_business_review
         "tests/test_churn.py",
+        "tests/test_churn_page.py",
         "tests/test_bgnbd.py",
         "tests/test_churn_notebook.py",
         "tests/test_churn_decision.py",

@@ -243,7 +243,7 @@ def evidence(
 @pytest.mark.parametrize(
     ("low", "high", "baseline", "rule", "verdict", "label", "phrase"),
     [
-        (0.01, 0.03, "bgnbd", "CH-1", "model_list", "churn model's", "ranked by the model"),
+        (0.01, 0.03, "bgnbd", "CH-1", "model_list", "by the churn model", "ranked by the model"),
         (-0.03, -0.01, "recency", "CH-2", "baseline_list", "recency alone", "worse than"),
         (-0.004, 0.001, "bgnbd", "CH-3", "baseline_list", "BG/NBD", "no clear edge"),
         (0.0, 0.02, "recency", "CH-3", "baseline_list", "recency alone", "no clear edge"),
@@ -377,6 +377,17 @@ def test_next_step_sends_the_contacted_and_keeps_the_holdout(size, held, phrase)
     decision = churn.decide(evidence(list_size=size, held_out=held))
     assert phrase in decision.next_step
     assert "$" not in decision.reason + decision.next_step  # nothing MathJax would eat
+
+
+@pytest.mark.parametrize(("size", "held"), [(1000, 100), (1000, 0), (0, 0)])
+def test_next_step_points_to_the_one_crm_plan_not_the_list_alone(size, held):
+    step = churn.decide(evidence(list_size=size, held_out=held)).next_step
+    assert "data/exports/customer\\_actions.csv" in step
+    if size:
+        assert "exactly one recommended action" in step and "not the at-risk list alone" in step
+        assert "A full run of the reports joins the 1,000 customers" in step
+        assert ("get no contact (rule CA-1)" in step) == bool(held)
+    assert "win-back campaign" not in step
 
 
 def test_every_rule_is_in_the_decision_table_and_the_doc_names_the_export_columns():

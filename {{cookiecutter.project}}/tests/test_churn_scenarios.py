@@ -47,7 +47,7 @@ def test_model_no_better_than_recency_the_list_follows_recency_and_the_page_says
     assert metrics["model_edge"]["high"] < 0.005  # no clearly positive edge
     assert metrics["model_edge"]["low"] < 0
     assert decision["rule"].split(", ")[0] in {"CH-2", "CH-3"}
-    assert decision["label"] == "Send the at-risk list ranked by recency alone"
+    assert decision["label"] == "Rank the at-risk list by recency alone"
     assert "The list is ranked by recency alone" in decision["reason"]
     listed = pd.read_csv(project / "data" / "exports" / "churn_at_risk.csv")
     assert set(listed["scored_by"]) == {"recency"}
@@ -76,7 +76,7 @@ def test_sample_shop_follows_bgnbd_the_process_it_was_generated_by(sample_dir):
     assert found.edge.low < 0  # the model is not clearly better than the true model family
     decision = churn.decide(found)
     assert decision.verdict == "baseline_list"
-    assert decision.label == "Send the at-risk list ranked by BG/NBD"
+    assert decision.label == "Rank the at-risk list by BG/NBD"
     # the baseline was fitted on everyone with an order, the list's customers are the recent ones
     assert len(split.features_eval_all) > len(split.features_eval)
 

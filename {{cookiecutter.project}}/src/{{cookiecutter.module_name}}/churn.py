@@ -10,7 +10,10 @@ count as before it. Durations are in days.
 
 The pieces, in the order a report uses them: ``suggest_horizon`` -> ``time_split`` (features and
 labels at two cutoffs) -> ``train_model`` -> ``evaluate`` beside ``baselines`` -> ``drivers`` ->
-``value_over_horizon`` -> ``revenue_at_risk`` / ``at_risk_list`` -> ``export_at_risk``.
+``value_over_horizon`` -> ``revenue_at_risk`` / ``at_risk_list`` -> ``export_at_risk``, and the
+decision ``decide`` (docs/decisions.md, "Churn prediction"). The page's tables, charts and
+sentences are in ``churn_page``; the at-risk list reaches the CRM team through the one CRM plan,
+``actions.write_customer_actions`` (``data/exports/customer_actions.csv``, after a full run).
 """
 
 from __future__ import annotations
@@ -773,6 +776,18 @@ def predict_churn(model: Any, features: pd.DataFrame) -> pd.Series:
     return pd.Series(model.predict_proba(X)[:, 1], index=features.index, name="churn_probability")
 
 
+def predict_uncalibrated(model: Any, features: pd.DataFrame) -> pd.Series | None:
+    """The same fitted models' churn scores before their calibration step (the mean over the
+    calibration folds' models), to show what calibration changed; None for a model trained
+    with ``calibration="none"`` (its scores are ``predict_churn``'s)."""
+    folds = getattr(model, "calibrated_classifiers_", None)
+    if folds is None:
+        return None
+    X = align_features(model_matrix(features), model.feature_names_in_)
+    raw = np.mean([fold.estimator.predict_proba(X)[:, 1] for fold in folds], axis=0)
+    return pd.Series(raw, index=features.index, name="churn_score_uncalibrated")
+
+
 # ---------------------------------------------------------------------------- evaluation
 
 
@@ -1462,6 +1477,7 @@ class ChurnEvidence:
     list_size: int
     held_out: int
     export: str = "data/exports/churn_at_risk.csv"
+    actions_export: str = "data/exports/customer_actions.csv"  # the one CRM plan (actions.py)
 
 
 @dataclass(frozen=True)
@@ -1619,9 +1635,9 @@ def readout_finding(r: HoldoutReadout) -> Finding:
 
 
 VERDICT_LABELS = {
-    "model": "Send the churn model's at-risk list",
-    "recency": "Send the at-risk list ranked by recency alone",
-    "bgnbd": "Send the at-risk list ranked by BG/NBD",
+    "model": "Rank the at-risk list by the churn model",
+    "recency": "Rank the at-risk list by recency alone",
+    "bgnbd": "Rank the at-risk list by BG/NBD",
 }
 
 
@@ -1635,22 +1651,31 @@ def decide(evidence: ChurnEvidence) -> Decision:
     ranking = list_finding(evidence.edge, evidence.baseline)
     chances = probability_finding(evidence.calibration[ranking.outcome], ranking.outcome)
     readout = readout_finding(evidence.readout)
-    export = md_escape(evidence.export)
+    export, plan = md_escape(evidence.export), md_escape(evidence.actions_export)
     if evidence.list_size == 0:
-        step = "Nobody is on the at-risk list this time; there is nothing to send."
-    elif evidence.held_out == 0:
         step = (
-            f"Send the {evidence.list_size:,} customers in {export} to the CRM team for a "
-            "win-back campaign this week. No holdout is kept (holdout\\_share is 0), so the "
-            "next run cannot measure what the campaign brought back."
+            "Nobody is on the at-risk list this time; there is nothing to send, and "
+            f"{plan} gives no retention action from this report."
         )
     else:
-        step = (
-            f"Send the {evidence.list_size - evidence.held_out:,} customers in {export} not "
-            f"marked as holdout to the CRM team for a win-back campaign this week, and leave "
-            f"the {evidence.held_out:,} marked holdout uncontacted, so the next run can measure "
-            "what the campaign brought back."
+        joined = (
+            f"A full run of the reports joins the {evidence.list_size:,} customers in {export} "
+            f"into {plan}, the one CRM plan, where each customer gets exactly one recommended "
+            "action. Give the CRM team that file this week, not the at-risk list alone: "
         )
+        if evidence.held_out == 0:
+            step = joined + (
+                "every listed customer gets a retention action (rules CA-2 and CA-3). No "
+                "holdout is kept (holdout\\_share is 0), so the next run cannot measure what "
+                "the campaign brought back."
+            )
+        else:
+            step = joined + (
+                f"the {evidence.list_size - evidence.held_out:,} customers not marked holdout "
+                f"get a retention action (rules CA-2 and CA-3), and the {evidence.held_out:,} "
+                "marked holdout get no contact (rule CA-1), so the next run can measure what "
+                "the campaign brought back."
+            )
     if readout.outcome == "campaign_backfired" and evidence.list_size:
         step = "Review what the last campaign sent before sending again. " + step
     return Decision(
@@ -1697,6 +1722,7 @@ __all__ = [
     "inter_purchase_days",
     "model_matrix",
     "predict_churn",
+    "predict_uncalibrated",
     "revenue_at_risk",
     "suggest_horizon",
     "time_split",
