@@ -25,6 +25,8 @@ def test_a_decision_is_recorded_for_the_summary(monkeypatch, tmp_path):
 
 def test_markdown_escape_keeps_money_literal():
     assert formats.md_escape("**$22.5M**") == "\\*\\*\\$22.5M\\*\\*"
+    # no MathJax opener (\\( or \\[) and no link from a user's text
+    assert formats.md_escape("Tee (blue) [x](y)") == "Tee (blue) &#91;x&#93;(y)"
 
 
 def test_decision_log_upsert_is_idempotent(tmp_path):

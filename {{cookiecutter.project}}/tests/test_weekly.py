@@ -150,14 +150,16 @@ def test_the_index_orders_runs_by_data_date_with_deltas_and_verdicts():
     assert "Weekly business review: On track." in page and "wbr_revenue" not in page
 
 
-def test_shares_of_the_change_are_quoted_only_when_revenue_moved():
+def test_shares_of_the_change_are_quoted_only_when_every_factor_moved_with_revenue():
     base = {"sessions": 1000.0, "conversion": 0.05, "orders_per_buyer": 1.1, "aov": 50.0}
-    flat = weekly.kpi_tree(base, {**base, "sessions": 1050.0, "conversion": 0.05 / 1.048})
-    assert abs(flat.relative) < weekly.FLAT_REVENUE and abs(flat.share["sessions"]) > 5
-    assert weekly.driver_sentence(flat) == (
-        "Revenue was nearly flat: the largest move, sessions (+5.0%), was offset by the others."
+    offset = weekly.kpi_tree(base, {**base, "sessions": 1121.0, "conversion": 0.05 / 1.14})
+    assert offset.share["sessions"] < -5  # the -698% the sample's last week showed
+    assert weekly.driver_sentence(offset) == (
+        "Sessions (+12.1%) and conversion (-12.3%) pulled in opposite directions; "
+        "revenue moved -1.7% net."
     )
-    moved = weekly.kpi_tree(base, {**base, "aov": 55.0})
-    assert weekly.driver_sentence(moved) == (
-        "Average order value (+10.0%) moved most: 100% of the change in log terms."
+    together = weekly.kpi_tree(base, {**base, "aov": 55.0, "sessions": 1010.0})
+    assert weekly.driver_sentence(together) == (
+        "Average order value (+10.0%) moved most: 91% of the change in log terms."
     )
+    assert weekly.driver_sentence(weekly.kpi_tree(base, base)) == "No factor of revenue moved."

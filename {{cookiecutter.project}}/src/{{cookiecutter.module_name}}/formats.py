@@ -45,7 +45,10 @@ def format_pct(value: float, decimals: int = 1) -> str:
     return f"{100 * value:.{decimals}f}%"
 
 
-_MARKDOWN_SPECIALS = "\\`*_{}[]<>()#+!|$~"
+_MARKDOWN_SPECIALS = "\\`*_{}<>#+!|$~"
+# `\(` and `\[` open formulas in JupyterLab and in the exported pages (MathJax), so brackets
+# become HTML entities (no link can form) and parentheses stay as they are
+_MARKDOWN_ENTITIES = {"[": "&#91;", "]": "&#93;"}
 
 
 def md_escape(text: object) -> str:
@@ -53,4 +56,6 @@ def md_escape(text: object) -> str:
 
     Use it wherever a value or a user's text meets a Markdown sentence.
     """
-    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in str(text))
+    return "".join(
+        _MARKDOWN_ENTITIES.get(c, f"\\{c}" if c in _MARKDOWN_SPECIALS else c) for c in str(text)
+    )

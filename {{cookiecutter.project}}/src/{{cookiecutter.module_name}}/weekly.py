@@ -330,41 +330,50 @@ def factor_table(tree: TreeChange) -> pd.DataFrame:
 
 
 def what_it_means(points: list[str]):
-    """A section's closing sentences as Markdown. Markdown's own marks and ``$`` (MathJax) are
-    escaped so money and channel names read as written; brackets are left alone, since
-    ``\\(`` opens formulas in JupyterLab."""
+    """A section's closing sentences as Markdown, escaped so that money and channel names read
+    as written."""
     from IPython.display import Markdown
 
-    def plain(text: str) -> str:
-        return "".join(f"\\{c}" if c in "\\`*_<>$|[]~" else c for c in text)
+    from .formats import md_escape
 
-    return Markdown("**What this means**\n\n" + "\n".join(f"- {plain(p)}" for p in points))
-
-
-FLAT_REVENUE = 0.01  # below a 1% change, shares of the change are ratios of tiny numbers
+    return Markdown("**What this means**\n\n" + "\n".join(f"- {md_escape(p)}" for p in points))
 
 
 def driver_sentence(tree: TreeChange) -> str:
-    """Which factor of the KPI tree moved revenue most. Shares are only quoted when revenue
-    itself moved: on a flat week they divide by almost nothing (a factor "explaining" 700%)."""
+    """Which factors of the KPI tree moved revenue. A share of the change is quoted only when
+    every factor moved with revenue (shares between 0 and 100%); when factors pulled against
+    each other the shares divide by a small net change (a factor "explaining" -700%), so the
+    sentence names the largest rise and the largest fall instead."""
+
+    def moved(factor: str) -> str:
+        return f"{FACTOR_LABELS[factor]} ({math.expm1(tree.log_change[factor]):+.1%})"
+
     top = max(FACTORS, key=lambda f: abs(tree.log_change[f]))
-    moved = f"{FACTOR_LABELS[top]} ({math.expm1(tree.log_change[top]):+.1%})"
-    if abs(tree.relative) < FLAT_REVENUE:
-        return f"Revenue was nearly flat: the largest move, {moved}, was offset by the others."
-    share = f"{tree.share[top]:.0%} of the change in log terms"
-    return f"{moved[0].upper()}{moved[1:]} moved most: {share}."
+    if all(0 <= tree.share[f] <= 1 for f in FACTORS):
+        text = f"{moved(top)} moved most: {tree.share[top]:.0%} of the change in log terms."
+        return text[0].upper() + text[1:]
+    rise = max(FACTORS, key=lambda f: tree.log_change[f])
+    fall = min(FACTORS, key=lambda f: tree.log_change[f])
+    if tree.log_change[rise] <= 0 or tree.log_change[fall] >= 0:  # nothing moved at all
+        return "No factor of revenue moved."
+    text = (
+        f"{moved(rise)} and {moved(fall)} pulled in opposite directions; "
+        f"revenue moved {tree.relative:+.1%} net."
+    )
+    return text[0].upper() + text[1:]
 
 
 def summary_points(result: Review, currency: str) -> list[str]:
     """The executive summary's sentences."""
-    from .formats import format_money
+    from .formats import format_money, md_escape
 
     if result.tree is None:
         return ["No complete week of data before the analysis date."]
     week = result.series.index[-1]
     tree = result.tree
     points = [
-        f"Week of {week:%d %b %Y}: revenue {format_money(result.series.revenue.iloc[-1], currency)}"
+        f"Week of {week:%d %b %Y}: revenue "
+        f"{md_escape(format_money(result.series.revenue.iloc[-1], currency))}"
         f", {tree.relative:+.1%} on the previous week.",
         driver_sentence(tree),
     ]
