@@ -202,13 +202,20 @@ def test_the_license_answer_writes_the_file_and_the_pyproject_field(license, fir
 
 
 @pytest.mark.parametrize("schedule", ["github_actions", "cron", "none"])
-@pytest.mark.parametrize("backend", ["duckdb", "postgres", "other"])
+@pytest.mark.parametrize("backend", ["duckdb", "postgres", "spark", "other"])
 def test_backend_and_schedule_choices(backend, schedule):
     with baked(data_backend=backend, schedule=schedule) as project:
         found = files_of(project)
         for choice, files in SCHEDULE_FILES.items():
             assert (files <= found) if choice == schedule else not (files & found)
         readme = (project / "README.md").read_text(encoding="utf-8")
+        pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+        spark_files = {"tests/test_spark.py", "tests/test_spark_reports.py"}
+        if backend == "spark":
+            assert "sc://" in readme and "Databricks" in readme
+            assert '"pyspark[connect]>=4.0,<4.1"' in pyproject and spark_files <= found
+        else:  # no Spark dependency, no Spark tests for the other engines
+            assert "pyspark" not in pyproject and not (spark_files & found)
         if backend == "postgres":
             assert "postgres://" in readme
         elif backend == "other":

@@ -170,3 +170,20 @@ def test_a_single_analysis_project_tests_and_reports(only):
         summary = latest_summary(project)
         assert list(summary["notebooks"]) == [only]
         assert summary["notebooks"][only]["status"] == "ok"
+
+
+def test_a_spark_backed_project_runs_its_spark_tests_for_real():
+    """data_backend=spark: the project's Spark tests run (never skipped) on a local Spark session
+    and a Spark Connect server, every report compared with DuckDB (SHOP_REQUIRE_SPARK=1 turns a
+    missing Java or pyspark into a failure)."""
+    with baked(data_backend="spark") as project:
+        done = subprocess.run(
+            ["make", "--no-print-directory", "-C", str(project), "test", f"VENV={VENV}",
+             "ARGS=-q -p no:cacheprovider -m spark -rs"],
+            env=clean_env(SHOP_REQUIRE_SPARK="1"),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )  # fmt: skip
+        assert_ok(done)
+        assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-3000:]

@@ -48,7 +48,7 @@ def test_spark_connect_options_stay_out_of_the_connect_url(monkeypatch):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("spark://local[2]?parket=data", "option this project does not know (parket)"),
+        ("spark://local[2]?parket=data", r"option this project does not know \(parket\)"),
         ("spark://local[2]?shuffle_partitions=0", "not a whole number above 0"),
         ("spark://yarn", "neither a local Spark nor a master"),
         ("sc://h:15002?warehouse=/tmp/w", "warehouse= is for a local Spark only"),
