@@ -95,15 +95,6 @@ def test_no_java_says_install_a_jre_17(monkeypatch):
         spark.ensure_java()
 
 
-def test_an_unreachable_spark_connect_endpoint_is_explained_without_the_token(monkeypatch):
-    pytest.importorskip("pyspark")
-    url = f"sc://127.0.0.1:9/;token={TOKEN}"  # port 9 (discard): nothing listens
-    monkeypatch.setenv(config.DATA_URL_ENV, url)
-    with pytest.raises(UserError) as raised:
-        data.connect().table("orders").count().execute()
-    assert TOKEN not in str(raised.value)
-
-
 # --------------------------------------------------------------------------- a real Spark
 
 

@@ -557,11 +557,25 @@ class _Cast:
     physical: str
 
 
+_WHITESPACE = "[ \t\n\r\x0b\x0c]+"  # Python's string.whitespace, as the characters themselves
+
+
+def _trim(text: ir.StringValue) -> ir.StringValue:
+    """Text without leading and trailing whitespace, the same on every engine.
+
+    Not ``strip()``: Ibis 12 compiles it for Spark as ``trim(x, ' \t\n\rvf')`` (the escapes of
+    vertical tab and form feed lost), which also strips the letters v and f (``false`` became
+    ``alse``). A regular expression over the whitespace characters themselves reads the same on
+    DuckDB (RE2), PostgreSQL and Spark (Java).
+    """
+    return text.re_replace(f"^{_WHITESPACE}|{_WHITESPACE}$", "")
+
+
 def _cast(raw: ir.Value, logical: str) -> _Cast:
     physical = raw.type()
     missing = raw.isnull()
     if physical.is_string():
-        text = raw.strip()
+        text = _trim(raw)
         missing = missing | (text == "")
         typed = raw if logical == "string" else _from_text(text, logical)
     elif physical.is_floating():
@@ -1043,7 +1057,7 @@ def _column_checks(
             )
         )
     if logical == "string" and is_identifier_column(name) and cast.physical.startswith("string"):
-        text = staged[name].strip()
+        text = _trim(staged[name])
         checks.append(
             _Check(
                 name,
@@ -1119,7 +1133,7 @@ def _column_checks(
 def _raw_number(raw: ir.Value, cast: _Cast) -> ir.Value:
     """The column as float64 before any rounding to int (text parsed as in :func:`_cast`)."""
     if cast.physical.startswith("string"):
-        text = raw.strip()
+        text = _trim(raw)
         return ibis.cases(
             (text.re_search(_NUMBER_RE), text.try_cast("float64")), else_=ibis.null("float64")
         )
