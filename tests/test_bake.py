@@ -151,11 +151,13 @@ def test_the_file_set_is_exactly_the_template_for_the_default_answers():
             if p.is_file() and "__pycache__" not in p.parts
         }
         template -= SCHEDULE_FILES["cron"]
+        template -= SPARK_FILES  # only a data_backend=spark bake has them
         # the chosen licence text becomes LICENSE; the folder of texts never ships
         template = {f for f in template if not f.startswith("licenses/")} | {"LICENSE"}
         assert files_of(project) == template
 
 
+SPARK_FILES = {"tests/spark_fixtures.py", "tests/test_spark.py", "tests/test_spark_reports.py"}
 UV = Path(sys.executable).with_name("uv")
 
 
@@ -209,13 +211,13 @@ def test_backend_and_schedule_choices(backend, schedule):
         for choice, files in SCHEDULE_FILES.items():
             assert (files <= found) if choice == schedule else not (files & found)
         readme = (project / "README.md").read_text(encoding="utf-8")
-        pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
-        spark_files = {"tests/test_spark.py", "tests/test_spark_reports.py"}
+        makefile = (project / "Makefile").read_text(encoding="utf-8")
+        spark_files = SPARK_FILES
         if backend == "spark":
             assert "sc://" in readme and "Databricks" in readme
-            assert '"pyspark[connect]>=4.0,<4.1"' in pyproject and spark_files <= found
-        else:  # no Spark dependency, no Spark tests for the other engines
-            assert "pyspark" not in pyproject and not (spark_files & found)
+            assert "EXTRAS := dev,lab,spark\n" in makefile and spark_files <= found
+        else:  # pyspark stays an uninstalled extra; no Spark tests for the other engines
+            assert "EXTRAS := dev,lab\n" in makefile and not (spark_files & found)
         if backend == "postgres":
             assert "postgres://" in readme
         elif backend == "other":
