@@ -56,6 +56,16 @@ def test_answers_whose_meaning_is_clear_are_read_in_any_case(tmp_path):
     assert (project / "notebooks/segmentation.ipynb").exists()
 
 
+def test_a_choice_spelled_otherwise_names_the_valid_choices_and_writes_nothing(tmp_path):
+    # cookiecutter checks choices before any hook runs, so the kit cannot read them in any case;
+    # the README says so and says how to spell them
+    done = bake_cli(tmp_path, "data_backend=Postgres")
+    assert done.returncode != 0
+    assert "but the choices are ['duckdb', 'postgres'" in done.stderr
+    assert not list(tmp_path.iterdir())
+    assert "`data_backend=postgres`" in (KIT / "README.md").read_text(encoding="utf-8")
+
+
 def test_a_successful_bake_says_what_to_do_next(tmp_path):
     done = bake_cli(tmp_path, "project=acme-reports")
     assert done.returncode == 0, done.stderr

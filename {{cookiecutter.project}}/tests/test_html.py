@@ -293,7 +293,8 @@ def test_index_pages_escape_names_and_show_alerts(tmp_path):
         assert active_content(page) == []
         assert "&lt;script&gt;x&lt;/script&gt;" in page
         assert "<script" not in page
-    assert "is above the maximum 0.3" in index.run_index_html(runs[1])
+    # in a stakeholder's words: the label and the unit, not churn_rate = 0.4
+    assert "Churn: Churn rate is 40.0%, above the maximum 30.0%." in index.run_index_html(runs[1])
     overview = index.reports_index_html(runs, "r1")
     assert 'href="latest/index.html">r1<' in overview
     assert overview.index('href="r2/index.html"') < overview.index('href="r1/index.html"')

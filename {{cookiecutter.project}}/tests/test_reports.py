@@ -35,7 +35,7 @@ def test_summary_has_the_documented_shape(run):
     assert (latest / "run.log").is_file()
 
 
-def test_every_number_a_report_records_has_a_plain_words_label(run):
+def test_every_number_and_text_a_report_records_has_a_plain_words_label(run):
     from {{ cookiecutter.module_name }} import index, report
 
     _, summary, _ = run
@@ -45,7 +45,7 @@ def test_every_number_a_report_records_has_a_plain_words_label(run):
         for metric, value in result["metrics"].items()
         if metric not in report.HEADLINES
         and index.headline(metric, value).label == metric  # nor labelled by the notebook
-        and isinstance(index.headline_value(value), int | float)
+        and isinstance(index.headline_value(value), int | float | str)  # shown on the pages
         and not isinstance(index.headline_value(value), bool)
     ]
     assert not unlabelled, f"label these (report.record(..., label=, kind=)): {unlabelled}"

@@ -390,7 +390,7 @@ def test_a_breached_alert_gives_exit_3_and_is_listed(shop):
         ("weekly", "churn_rate", 0.5, "max")
     ]
     run_index = (shop.a.run_dir / "index.html").read_text(encoding="utf-8")
-    assert "weekly: churn_rate = 0.5 is above the maximum 0.3" in run_index
+    assert "Weekly: Churn rate is 50.0%, above the maximum 30.0%." in run_index  # its words
     assert (shop.root / "reports" / "latest").resolve() == shop.latest_after_a
 
 

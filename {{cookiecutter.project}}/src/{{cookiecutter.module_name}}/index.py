@@ -1,5 +1,7 @@
 """The index pages: one per run (``reports/<run-id>/index.html``) and one for all runs
-(``reports/index.html``, with the history of every headline value as a small sparkline).
+(``reports/index.html``, the stakeholder's brief: business KPIs with the change since the previous
+run and their history by data date, each report's verdict, and the model diagnostics folded
+away; which headline is which is ``report.Headline.is_diagnostic``).
 
 Pages are rendered from summary.json files only, so they can be rebuilt at any time. Every
 value is HTML-escaped; the pages hold no script and fetch nothing (inline CSS and SVG).
@@ -8,6 +10,7 @@ value is HTML-escaped; the pages hold no script and fetch nothing (inline CSS an
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -43,10 +46,23 @@ def load_runs(reports: Path) -> list[dict[str, Any]]:
 
 
 def _data_date_order(run: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Runs in the order of the data they saw (``data_as_of``), then of their start: three runs
-    at different data dates plot as a history, not a zig-zag of run times."""
-    started = str(run.get("started_at", ""))
-    return str(run.get("data_as_of") or started[:10]), started, str(run.get("run_id", ""))
+    """Runs in the order of the data they saw (:func:`data_date`), then of their start: three
+    runs at different data dates plot as a history, not a zig-zag of run times."""
+    return data_date(run), str(run.get("started_at", "")), str(run.get("run_id", ""))
+
+
+def data_date(run: Mapping[str, Any]) -> str:
+    """The date of the data a run saw: the newest ``data_as_of`` its notebooks recorded, else
+    the ``as_of`` parameter its notebooks ran with (one that records no date of its own), else
+    the day the run started."""
+    if run.get("data_as_of"):
+        return str(run["data_as_of"])
+    given = sorted(
+        str(params["as_of"])
+        for params in (run.get("params") or {}).values()
+        if isinstance(params, Mapping) and params.get("as_of")
+    )
+    return given[-1] if given else str(run.get("started_at", ""))[:10]
 
 
 def latest_run_id(reports: Path) -> str | None:
@@ -77,7 +93,7 @@ def run_index_html(summary: Mapping[str, Any]) -> str:
     )
     body = (
         f"<h1>{escape(_project.PROJECT_NAME)}: run {escape(summary['run_id'])}</h1>"
-        f'<p class="meta">{_run_facts(summary)}</p>{verdict}{_alerts(summary.get("alerts", []))}'
+        f'<p class="meta">{_run_facts(summary)}</p>{verdict}{_alerts(summary)}'
         "<table><thead><tr><th>Report</th><th>Status</th><th>Time</th>"
         f"<th>Headline values</th></tr></thead><tbody>{rows}</tbody></table>"
         '<footer><a href="../index.html">All runs</a> · <a href="summary.json">summary.json</a>'
@@ -95,18 +111,36 @@ def reports_index_html(runs: Sequence[Mapping[str, Any]], latest: str | None) ->
             f"{escape(latest_run['run_id'])}</a> ({_run_facts(latest_run)}).</p>"
         )
     else:
-        lead = '<p class="verdict bad">No run has completed without errors yet.</p>'
+        lead = (
+            '<p class="verdict bad">No full run has been published yet: a run of every report '
+            "with no errors becomes the latest; partial runs (--only, -p) are listed below.</p>"
+        )
+    history = metric_history(runs)
+    weekly = {key: points for key, points in history.items() if key[0] == LEAD_REPORT}
+    others = {key: points for key, points in history.items() if key[0] != LEAD_REPORT}
+    lead_kpis = _value_table(runs, weekly, "business", with_report=False)
+    other_kpis = _value_table(runs, others, "business", with_report=True)
+    diagnostics = _value_table(runs, history, "diagnostic", with_report=True)
     body = (
         f"<h1>{escape(_project.PROJECT_NAME)}: reports</h1>{lead}"
-        f"{_business_table(runs)}{_decisions(runs)}"
-        f"<h2>Headline values over time</h2>{_history_table(runs)}"
-        f"<h2>All runs</h2>{_runs_table(runs, latest)}"
+        + (f"<h2>Business KPIs</h2>{lead_kpis}" if lead_kpis else "")
+        + _decisions(runs)
+        + "<h2>Headline values over time</h2>"
+        + (other_kpis or f"<p>No {'other ' if lead_kpis else ''}headline values recorded yet.</p>")
+        + (
+            '<details class="diagnostics"><summary>Model diagnostics: how well the models '
+            f"and tests fit (not business results)</summary>{diagnostics}</details>"
+            if diagnostics
+            else ""
+        )
+        + f"<h2>All runs</h2>{_runs_table(runs, latest)}"
     )
     return _page(f"{_project.PROJECT_NAME}: reports", body)
 
 
 def metric_history(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[tuple]]:
-    """(notebook, metric) → [(run_id, number), ...], oldest first, from ok notebooks only."""
+    """(notebook, metric) → [(run_id, number), ...], oldest first, from ok notebooks only;
+    a report's values in the order of ``report.HEADLINES``, then in the order it recorded them."""
     history: dict[tuple[str, str], list[tuple]] = {}
     for run in runs:
         for name, nb in run["notebooks"].items():
@@ -116,12 +150,14 @@ def metric_history(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], l
                 value = headline_value(recorded, headline(metric).field)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     history.setdefault((name, metric), []).append((run["run_id"], value))
-    return dict(sorted(history.items(), key=lambda item: (item[0][0], *_rank(item[0][1]))))
+    # a stable sort: values with the same rank keep the order they were first recorded in
+    return dict(sorted(history.items(), key=lambda item: (item[0][0], _rank(item[0][1]))))
 
 
-def _rank(metric: str) -> tuple[int, str]:
-    """Sort key: the order of ``report.HEADLINES`` (the most telling first), then the rest A-Z."""
-    return _ORDER.get(metric, len(_ORDER)), metric
+def _rank(metric: str) -> int:
+    """Sort key: the order of ``report.HEADLINES`` (the most telling first), the rest after it
+    (sorted stably, so in the order the notebook recorded them)."""
+    return _ORDER.get(metric, len(_ORDER))
 
 
 def headline_value(value: Any, field: str = "value") -> Any:
@@ -142,7 +178,11 @@ def headline(metric: str, recorded: Any = None) -> Headline:
         return HEADLINES[metric]
     if isinstance(recorded, Mapping) and isinstance(recorded.get("label"), str):
         kind = recorded.get("kind")
-        return Headline(recorded["label"], kind if kind in HEADLINE_FORMATS else "number")
+        return Headline(
+            recorded["label"],
+            kind if kind in HEADLINE_FORMATS else "number",
+            diagnostic=recorded.get("diagnostic") is True,
+        )
     return Headline(metric, "number")
 
 
@@ -156,6 +196,7 @@ HEADLINE_FORMATS: dict[str, Callable[[float, str], str]] = {
     "ratio": lambda v, _c: f"{v:.2f}×",
     "p_value": lambda v, _c: f"{v:.2g}" if v < 0.01 else f"{v:.3f}",
     "number": lambda v, _c: format_value(v),
+    "text": lambda v, _c: format_value(v),  # a date or a file name: shown as recorded
 }
 
 
@@ -172,6 +213,25 @@ def _currency(run: Mapping[str, Any], notebook: str) -> str:
     """The currency a notebook ran with (its ``currency`` parameter), else the project's."""
     params = (run.get("params") or {}).get(notebook) or {}
     return str(params.get("currency") or _project.CURRENCY)
+
+
+def change_text(kind: str, previous: float, newest: float, currency: str = "") -> str:
+    """The change since the previous run as a stakeholder reads it: percentage points for a
+    share, days for a duration, the relative change for money and counts, the difference when
+    the previous value was zero or for a score."""
+    difference = newest - previous
+    if difference == 0:
+        return "no change"
+    sign = "+" if difference > 0 else "−"
+    if kind == "share":
+        return f"{sign}{abs(difference) * 100:.1f} pp"
+    if kind == "days":
+        return f"{sign}{abs(difference):,.0f} days"
+    if kind in ("money", "count", "number", "ratio") and previous:
+        return f"{sign}{abs(difference / previous):.1%}"
+    if kind in HEADLINE_FORMATS:
+        return sign + HEADLINE_FORMATS[kind](abs(difference), currency)
+    return f"{sign}{format_value(abs(difference))}"
 
 
 def sparkline_svg(
@@ -210,14 +270,21 @@ def _notebook_row(name: str, nb: Mapping[str, Any], currency: str) -> str:
     metrics = nb.get("metrics") or {}
     shown = {m: headline_value(value, headline(m, value).field) for m, value in metrics.items()}
     shown = {m: shown[m] for m in sorted(shown, key=_rank) if shown[m] is not None}
-    values = "".join(
-        f"<li>{escape(headline(metric, metrics[metric]).label)}: "
+    items = {
+        metric: f"<li>{escape(headline(metric, metrics[metric]).label)}: "
         f"<strong>{escape(format_headline(metric, value, currency, metrics[metric]))}</strong></li>"
         for metric, value in shown.items()
-    )
+    }
+    folded = [m for m in items if headline(m, metrics[m]).is_diagnostic]
+    values = "".join(item for m, item in items.items() if m not in folded)
     if len(shown) < len(metrics):
         values += f'<li class="more">{len(metrics) - len(shown)} more in summary.json</li>'
     cell = f"<ul>{values}</ul>" if values else ""
+    if folded:
+        cell += (
+            f'<details class="diagnostics"><summary>Model diagnostics ({len(folded)})</summary>'
+            f"<ul>{''.join(items[m] for m in folded)}</ul></details>"
+        )
     error = nb.get("error")
     if error:
         where = f"cell {error['cell']}: " if error.get("cell") is not None else ""
@@ -232,64 +299,58 @@ def _notebook_row(name: str, nb: Mapping[str, Any], currency: str) -> str:
     )
 
 
-def _alerts(alerts: Sequence[Mapping[str, Any]]) -> str:
+def alert_text(alert: Mapping[str, Any], summary: Mapping[str, Any] | None = None) -> str:
+    """An alert in a stakeholder's words ("Weekly business review: KPIs outside their usual
+    range is 2, above the maximum 0."), named and written as the run's pages show the value;
+    its logged message when a field is missing."""
+    try:
+        name, metric = str(alert["notebook"]), str(alert["metric"])
+        value, limit, bound = float(alert["value"]), float(alert["limit"]), alert["bound"]
+    except (KeyError, TypeError, ValueError):
+        return str(alert.get("message", ""))
+    notebook = ((summary or {}).get("notebooks") or {}).get(name) or {}
+    recorded = (notebook.get("metrics") or {}).get(metric)
+    currency = _currency(summary or {}, name)
+    label = headline(metric, recorded).label
+    side = "below the minimum" if bound == "min" else "above the maximum"
+    shown, bound_shown = (format_headline(metric, v, currency, recorded) for v in (value, limit))
+    return f"{_humanise(name)}: {label} is {shown}, {side} {bound_shown}."
+
+
+def _alerts(summary: Mapping[str, Any]) -> str:
+    alerts = summary.get("alerts") or []
     if not alerts:
         return ""
-    items = "".join(f"<li>{escape(str(alert['message']))}</li>" for alert in alerts)
+    items = "".join(f"<li>{escape(alert_text(alert, summary))}</li>" for alert in alerts)
     return (
         f'<section class="alerts"><h2>Alerts</h2><p>These headline values are outside the '
         f"bounds in params/alerts.yaml:</p><ul>{items}</ul></section>"
     )
 
 
-def _history_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    history = metric_history(runs)
-    if not history:
-        return "<p>No headline values recorded yet.</p>"
-    newest_alerts = runs[-1].get("alerts") or []
+LEAD_REPORT = "weekly_business_review"  # its KPIs lead the brief
+
+
+def _value_table(
+    runs: Sequence[Mapping[str, Any]],
+    history: Mapping[tuple[str, str], list[tuple]],
+    group: str,
+    *,
+    with_report: bool,
+) -> str:
+    """One row per headline of ``group`` ("business" or "diagnostic", by
+    ``Headline.is_diagnostic``): the newest value by data date, its change since the previous
+    run, and its history as a sparkline with its scale (highest and lowest value, first and
+    last data date) written beside it. Empty when no headline is of the group."""
+    newest_alerts = (runs[-1].get("alerts") or []) if runs else []
     alerted = {(alert["notebook"], alert["metric"]) for alert in newest_alerts}
     by_id = {run["run_id"]: run for run in runs}
     rows = []
     for (name, metric), points in history.items():
         run_id, newest = points[-1]
-        currency = _currency(by_id[run_id], name)
-        recorded = (by_id[run_id]["notebooks"][name].get("metrics") or {}).get(metric)
-
-        def text(
-            value: float, metric: str = metric, currency: str = currency, recorded: Any = recorded
-        ) -> str:
-            return format_headline(metric, value, currency, recorded)
-
-        flag = ' <span class="status failed">alert</span>' if (name, metric) in alerted else ""
-        rows.append(
-            f"<tr><td>{escape(_humanise(name))}</td>"
-            f"<td>{escape(headline(metric, recorded).label)}</td>"
-            f"<td>{sparkline_svg([v for _, v in points], text=text)}</td>"
-            f"<td><strong>{escape(text(newest))}</strong>{flag}</td>"
-            f'<td><a href="{escape(run_id)}/{escape(name)}.html">{escape(run_id)}</a></td></tr>'
-        )
-    return (
-        "<table><thead><tr><th>Report</th><th>Value</th><th>History</th><th>Newest</th>"
-        f"<th>From run</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-BUSINESS_KINDS = ("money", "count", "share")
-
-
-def _business_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """Business KPIs first: the weekly review's labelled values, newest by data date, with the
-    change since the previous run and the range of the history written beside it."""
-    history = metric_history(runs)
-    rows = []
-    by_id = {run["run_id"]: run for run in runs}
-    for (name, metric), points in history.items():
-        if name != "weekly_business_review":
-            continue
-        run_id, newest = points[-1]
         recorded = (by_id[run_id]["notebooks"][name].get("metrics") or {}).get(metric)
         spec = headline(metric, recorded)
-        if spec.kind not in BUSINESS_KINDS:
+        if spec.is_diagnostic != (group == "diagnostic"):
             continue
         currency = _currency(by_id[run_id], name)
 
@@ -297,24 +358,51 @@ def _business_table(runs: Sequence[Mapping[str, Any]]) -> str:
             return format_headline(metric, v, c, r)
 
         values = [v for _, v in points]
-        if len(points) > 1 and points[-2][1]:
-            change = f"{newest / points[-2][1] - 1:+.1%}"
+        dates = [data_date(by_id[rid]) for rid, _ in points]
+        if len(points) > 1:
+            change = escape(change_text(spec.kind, points[-2][1], newest, currency))
+            change += f"<br><small>vs {escape(text(points[-2][1]))} ({escape(dates[-2])})</small>"
         else:
             change = "first run"
-        scale = f"{text(min(values))} – {text(max(values))}"
+        flag = ' <span class="status failed">alert</span>' if (name, metric) in alerted else ""
+        report_cell = f"<td>{escape(_humanise(name))}</td>" if with_report else ""
         rows.append(
-            f"<tr><td>{escape(spec.label)}</td><td><strong>{escape(text(newest))}</strong></td>"
-            f"<td>{escape(change)}</td><td>{sparkline_svg(values, text=text)}"
-            f'<br><small class="scale">range {escape(scale)}</small></td>'
-            f"<td>{escape(str(by_id[run_id].get('data_as_of', '')))}</td></tr>"
+            f"<tr>{report_cell}<td>{escape(spec.label)}</td>"
+            f"<td><strong>{escape(text(newest))}</strong>{flag}</td>"
+            f'<td class="change">{change}</td>'
+            f"<td>{_spark_with_scale(values, dates, text)}</td>"
+            f'<td class="nowrap"><a href="{escape(run_id)}/{escape(name)}.html">'
+            f"{escape(dates[-1])}</a></td></tr>"
         )
     if not rows:
         return ""
+    head = "<th>Report</th>" if with_report else ""
     return (
-        "<h2>Business KPIs</h2><table><thead><tr><th>KPI</th><th>Newest</th>"
-        "<th>Change since the previous run</th><th>History (by data date)</th><th>Data as of</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<table class="values {group}"><thead><tr>{head}<th>Value</th><th>Newest</th>'
+        "<th>Change since the previous run</th><th>History by data date</th>"
+        f"<th>Data as of</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _spark_with_scale(
+    values: Sequence[float], dates: Sequence[str], text: Callable[[float], str]
+) -> str:
+    """The sparkline with a visible scale: its highest and lowest value on the left, its first
+    and last data date below (one point per run, oldest data left)."""
+    high, low = escape(text(max(values))), escape(text(min(values)))
+    y_scale = f'<span class="max">{high}</span>'
+    if low != high:
+        y_scale += f'<span class="min">{low}</span>'
+    ends = [dates[0]] if dates[0] == dates[-1] else [dates[0], dates[-1]]
+    x_scale = "".join(f"<span>{escape(date)}</span>" for date in ends)
+    line = sparkline_svg(values, width=SCALED_WIDTH, height=40, text=text)
+    return (
+        f'<div class="spark-box"><div class="y-scale">{y_scale}</div>{line}'
+        f'<div class="x-scale">{x_scale}</div></div>'
+    )
+
+
+SCALED_WIDTH = 160  # px: the sparkline beside its scale, wide enough for two dates below it
 
 
 def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -322,10 +410,11 @@ def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
     lines: dict[str, str] = {}
     for run in runs:
         for name, nb in run["notebooks"].items():
-            decision = (nb.get("metrics") or {}).get("decision")
+            # the runner keeps it beside the metrics; a notebook's own record among them
+            decision = nb.get("decision") or (nb.get("metrics") or {}).get("decision")
             if nb.get("status") == "ok" and isinstance(decision, Mapping):
-                label = escape(str(decision.get("label", "")))
-                step = escape(str(decision.get("next_step", "")))
+                label = _inline_markdown(str(decision.get("label", "")))
+                step = _inline_markdown(str(decision.get("next_step", "")))
                 lines[name] = (
                     f"<li><strong>{escape(_humanise(name))}: {label}.</strong> "
                     f"Next step: {step}</li>"
@@ -334,6 +423,14 @@ def _decisions(runs: Sequence[Mapping[str, Any]]) -> str:
         return ""
     order = sorted(lines, key=lambda n: (n != "weekly_business_review", n))
     return f"<h2>Decisions</h2><ul>{''.join(lines[n] for n in order)}</ul>"
+
+
+def _inline_markdown(text: str) -> str:
+    """A decision line as its Markdown reads (it is written for the notebook): escaped text with
+    `code` spans (file names) as <code>, **bold** as <strong> and \\_ escapes as the character."""
+    html = re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text, quote=False))
+    html = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html)
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|])", r"\1", html)
 
 
 def _runs_table(runs: Sequence[Mapping[str, Any]], latest: str | None) -> str:
@@ -350,7 +447,7 @@ def _runs_table(runs: Sequence[Mapping[str, Any]], latest: str | None) -> str:
             f'<tr><td><a href="{escape(run["run_id"])}/index.html">{escape(run["run_id"])}</a>'
             f"{mark}</td><td>{escape(str(run.get('started_at', '')))}</td>"
             f"<td>{escape(counts)}</td><td>{len(run.get('alerts') or [])}</td>"
-            f"<td>{escape(str(run.get('data_as_of', '')))}</td></tr>"
+            f"<td>{escape(data_date(run))}</td></tr>"
         )
     return (
         "<table><thead><tr><th>Run</th><th>Started (UTC)</th><th>Reports</th><th>Alerts</th>"
@@ -406,7 +503,14 @@ td ul { margin: 0; padding-left: 1.1rem; }
 .error { color: #b3261e; margin: 0 0 0.3rem; }
 .nowrap { white-space: nowrap; }
 .more { color: #555; list-style: none; }
-.spark { color: #1e6fd9; vertical-align: middle; }
+.spark { color: #1e6fd9; vertical-align: middle; grid-area: line; }
+.spark-box { display: inline-grid; grid-template-columns: auto 160px; white-space: nowrap;
+  grid-template-areas: "y line" ". x"; column-gap: 0.3rem; font-size: 0.75rem; color: #555; }
+.y-scale { grid-area: y; display: flex; flex-direction: column; justify-content: space-between;
+  text-align: right; line-height: 1; }
+.x-scale { grid-area: x; display: flex; justify-content: space-between; }
+details.diagnostics { margin: 1.5rem 0; }
+details.diagnostics > summary { cursor: pointer; font-weight: 600; }
 footer { margin-top: 2rem; color: #555; font-size: 0.9rem; }
 a { color: #1e5bb8; }
 """

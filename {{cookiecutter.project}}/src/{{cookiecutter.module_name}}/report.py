@@ -26,6 +26,10 @@ METRICS_ENV = "SHOP_REPORT_METRICS"
 SUMMARY_TAG = "executive-summary"  # the runner moves the cell with this tag to the top
 
 
+# The kinds that grade a model or a test rather than the business (see Headline.is_diagnostic).
+DIAGNOSTIC_KINDS = frozenset({"score", "p_value"})
+
+
 @dataclass(frozen=True)
 class Headline:
     """How the run pages name and show one recorded value, in a stakeholder's words."""
@@ -33,26 +37,40 @@ class Headline:
     label: str
     kind: str  # how the number is written: a key of ``index.HEADLINE_FORMATS`` (share, money...)
     field: str = "value"  # a recorded mapping is shown by this key (``{"value": 25.2, ...}``)
+    diagnostic: bool = False  # grades a method although its kind does not say so (a lift...)
+
+    @property
+    def is_diagnostic(self) -> bool:
+        """THE rule that sorts a headline on the run index, written here only: a value is a
+        *model diagnostic* when it grades a model or a test instead of measuring the business,
+        that is when its kind is a fit score or a p-value (:data:`DIAGNOSTIC_KINDS`: ROC-AUC,
+        PR-AUC, Brier, ARI, silhouette, SRM p) or it is marked ``diagnostic=True`` (here or by
+        ``record(..., diagnostic=True)``). Every other headline is a business KPI. Diagnostics
+        are folded away under "Model diagnostics"; business KPIs come first."""
+        return self.diagnostic or self.kind in DIAGNOSTIC_KINDS
 
 
-# Every number the shipped notebooks record; a value without an entry is shown under its own
-# name (a test fails when a notebook records a number that is not listed here).
+# Every number and text the shipped notebooks record; a value without an entry is shown under
+# its own name (a test fails when a notebook records a number or text that is not listed here).
 HEADLINES: dict[str, Headline] = {
+    # shared by the reports
+    "data_as_of": Headline("Data as of", "text"),
     # churn
     "churn_rate": Headline("Churn rate", "share"),
     "predicted_churn_rate": Headline("Predicted churn rate", "share"),
     "revenue_at_risk": Headline("Revenue at risk", "money"),
     "customers_flagged": Headline("Customers flagged at risk", "count"),
     "horizon_days": Headline("Churn horizon", "days"),
-    "suggested_horizon_days": Headline("Suggested churn horizon", "days"),
+    "suggested_horizon_days": Headline("Suggested churn horizon", "days", diagnostic=True),
     "auc_roc": Headline("Model accuracy (ROC-AUC)", "score"),
     "auc_pr": Headline("Model precision-recall (PR-AUC)", "score"),
     "baseline_auc_recency": Headline("Recency-only baseline (ROC-AUC)", "score"),
     "baseline_auc_bgnbd": Headline("BG/NBD baseline (ROC-AUC)", "score"),
-    "top_decile_lift": Headline("Top-decile lift", "ratio"),
+    "top_decile_lift": Headline("Top-decile lift", "ratio", diagnostic=True),
     "brier": Headline("Probability error (Brier)", "score"),
     "brier_uncalibrated": Headline("Probability error before calibration (Brier)", "score"),
     "model_edge": Headline("Model edge over the best baseline (ROC-AUC)", "score"),
+    "at_risk_export": Headline("Customers-at-risk list (file)", "text"),
     "customers_held_out": Headline("Customers held out of the campaign", "count"),
     "campaign_return_lift": Headline("Return rate, contacted minus holdout", "share"),
     # market research
@@ -64,7 +82,7 @@ HEADLINES: dict[str, Headline] = {
     "price_index": Headline("Price index vs competitors (median)", "number", field="median"),
     # post-launch review
     "srm_p": Headline("Traffic split check (SRM p-value)", "p_value"),
-    "cuped_variance_reduction": Headline("Variance removed by CUPED", "share"),
+    "cuped_variance_reduction": Headline("Variance removed by CUPED", "share", diagnostic=True),
     "did_estimate": Headline("Effect before/after launch (diff-in-diff)", "number"),
     "annual_revenue_impact": Headline("Revenue impact a year if rolled out", "money"),
     # prioritisation
@@ -72,8 +90,8 @@ HEADLINES: dict[str, Headline] = {
     "now_items": Headline("Initiatives planned for this period", "count"),
     "now_effort_weeks": Headline("Person-weeks planned for this period", "number"),
     "leader_p_first": Headline("Chance the leading initiative ranks first", "share"),
-    "impact_shrinkage": Headline("Impact scaling from past launches", "ratio"),
-    "launches_in_log": Headline("Past launches calibrating impact", "count"),
+    "impact_shrinkage": Headline("Impact scaling from past launches", "ratio", diagnostic=True),
+    "launches_in_log": Headline("Past launches calibrating impact", "count", diagnostic=True),
     # segmentation
     "n_customers": Headline("Customers analysed", "count"),
     "k": Headline("Behaviour groups", "count"),
@@ -107,23 +125,35 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"record() cannot store a {type(value).__name__}; pass numbers or text.")
 
 
-def record(name: str, value: Any, *, label: str | None = None, kind: str | None = None) -> Any:
+def record(
+    name: str,
+    value: Any,
+    *,
+    label: str | None = None,
+    kind: str | None = None,
+    diagnostic: bool = False,
+) -> Any:
     """Keep a headline value for summary.json and the run index; returns the value.
 
     A notebook names its own numbers with ``label`` (plain words) and ``kind`` (how it is
     written: a key of ``index.HEADLINE_FORMATS``, default ``number``); it is then stored as
     ``{"value": ..., "label": ..., "kind": ...}`` and needs no entry in :data:`HEADLINES`.
+    ``diagnostic=True`` files a value that grades a model or a test under the index's "Model
+    diagnostics" (kinds ``score`` and ``p_value`` always go there: ``Headline.is_diagnostic``).
     """
     stored = to_jsonable(value)
-    if label is not None or kind is not None:
+    if label is not None or kind is not None or diagnostic:
         if isinstance(stored, Mapping):
             raise TypeError("record(label=...) takes one number or text, not a mapping.")
         stored = {"value": stored, "label": str(label or name), "kind": str(kind or "number")}
+        if diagnostic:
+            stored["diagnostic"] = True
     _recorded[name] = stored
     target = os.environ.get(METRICS_ENV)
     if target:
         path = Path(target)
-        path.write_text(json.dumps(_recorded, indent=2, sort_keys=True), encoding="utf-8")
+        # in the order recorded: the run index lists a report's values in that order
+        path.write_text(json.dumps(_recorded, indent=2), encoding="utf-8")
     return value
 
 
