@@ -32,7 +32,9 @@ ANALYSIS_FILES = {
         "notebooks/market_research.ipynb",
         "params/market_research.yaml",
         "src/{module}/market.py",
+        "src/{module}/market_page.py",
         "tests/test_market.py",
+        "tests/test_market_page.py",
         "tests/test_market_research_notebook.py",
     ],
     "segmentation": [

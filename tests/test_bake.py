@@ -53,7 +53,9 @@ ANALYSIS_FILES = {
         "notebooks/market_research.ipynb",
         "params/market_research.yaml",
         "src/shop_insights/market.py",
+        "src/shop_insights/market_page.py",
         "tests/test_market.py",
+        "tests/test_market_page.py",
         "tests/test_market_research_notebook.py",
     },
     "segmentation": {

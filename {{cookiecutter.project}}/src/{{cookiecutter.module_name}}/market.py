@@ -11,7 +11,7 @@ table, and returns numbers or DataFrames a notebook can chart. Each docstring st
   :func:`diverging_offsets`.
 - Price sensitivity: :func:`van_westendorp`.
 - Competitor prices: :func:`price_index`, :func:`price_index_trend`, :func:`revenue_by_sku`.
-- Demand trends: :func:`read_trends_csv`.
+- Demand trends: :func:`read_trends_csv`, :func:`interest_change`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ __all__ = [
     "nps_difference",
     "price_index",
     "price_index_trend",
+    "interest_change",
     "read_trends_csv",
     "revenue_by_sku",
     "sizing_inputs",
@@ -1481,6 +1482,33 @@ def read_trends_csv(path: str | Path) -> pd.DataFrame:
     return tidy.sort_values(["term", "date"], kind="stable").reset_index(drop=True)
 
 
+def interest_change(trends: pd.DataFrame, days: int = 90) -> pd.DataFrame:
+    """Each term's recent interest against a year earlier: a plain ratio of averages, no model.
+
+    Recent = the mean interest over the last ``days`` days of the term's series; it is compared
+    with the same ``days`` days one year (365 days) earlier, or, when the export does not reach
+    back a year, with its first ``days`` days. Returns one row per term (in the order of
+    ``trends``): ``term``, ``change`` (recent / earlier - 1; NaN when the earlier mean is 0) and
+    ``basis`` (``"year_ago"`` or ``"start"``).
+    """
+    window = pd.Timedelta(days=days)
+    rows = []
+    for term, part in trends.groupby("term", sort=False):
+        end = part["date"].max()
+        recent = part.loc[part["date"] > end - window, "interest"].mean()
+        year_ago = part[
+            (part["date"] > end - window - pd.Timedelta(days=365))
+            & (part["date"] <= end - pd.Timedelta(days=365))
+        ]
+        basis = "year_ago" if len(year_ago) else "start"
+        earlier = year_ago if len(year_ago) else part[part["date"] <= part["date"].min() + window]
+        mean = earlier["interest"].mean()
+        rows.append(
+            {"term": term, "change": recent / mean - 1 if mean else math.nan, "basis": basis}
+        )
+    return pd.DataFrame(rows, columns=["term", "change", "basis"])
+
+
 # --------------------------------------------------------------------------------------------
 # The brief's sentences and its decision (docs/decisions.md, Market research)
 # --------------------------------------------------------------------------------------------
@@ -1719,7 +1747,7 @@ def vw_findings(
     """The price section's "What this means": the range for the named product and today's price,
     or why no range is published."""
     what = (
-        f"**{subject.name}**"
+        f"**{md_escape_text(subject.name)}**"
         if subject.name
         else "the surveyed product (not named: set `vw_product`)"
     )
@@ -1775,7 +1803,7 @@ def price_step(
             f"collect at least {vw.min_answers - vw.n_used:,} more valid price answers before "
             "setting a price"
         )
-    what = f" for {subject.name}" if subject.name else ""
+    what = f" for {md_escape_text(subject.name)}" if subject.name else ""
     low, high = md_money(vw.pmc, currency, 2), md_money(vw.pme, currency, 2)
     if planned_price > 0 and not vw.pmc <= planned_price <= vw.pme:
         return f"move the planned price{what} into the accepted {low} – {high} range"
