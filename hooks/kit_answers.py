@@ -54,6 +54,7 @@ DEPENDENCY_MODULES = {
     "tqdm",
     "yaml",
     "psycopg",
+    "pyspark",
     "requests",
     "notebook",
     "test",

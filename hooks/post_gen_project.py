@@ -91,6 +91,15 @@ ANALYSIS_FILES = {
 # Caches a developer's tools may leave inside the template; never part of a project.
 STRAY_DIRS = ("__pycache__", ".ruff_cache", ".pytest_cache", ".ipynb_checkpoints")
 
+# data backend -> files that exist only for it
+BACKEND_FILES = {
+    "spark": [
+        "tests/spark_fixtures.py",
+        "tests/test_spark.py",
+        "tests/test_spark_reports.py",
+    ],
+}
+
 SCHEDULE_FILES = {
     "github_actions": [".github/workflows/reports.yml"],
     "cron": ["schedule/crontab.txt"],
@@ -116,6 +125,10 @@ def prune(root: Path, answers: dict) -> None:
             for name in files:
                 if name not in kept:
                     remove(root / name.format(module=module))
+    for choice, files in BACKEND_FILES.items():
+        if answers["data_backend"] != choice:
+            for name in files:
+                remove(root / name)
     for choice, files in SCHEDULE_FILES.items():
         if answers["schedule"] != choice:
             for name in files:

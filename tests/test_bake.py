@@ -162,11 +162,13 @@ def test_the_file_set_is_exactly_the_template_for_the_default_answers():
             if p.is_file() and "__pycache__" not in p.parts
         }
         template -= SCHEDULE_FILES["cron"]
+        template -= SPARK_FILES  # only a data_backend=spark bake has them
         # the chosen licence text becomes LICENSE; the folder of texts never ships
         template = {f for f in template if not f.startswith("licenses/")} | {"LICENSE"}
         assert files_of(project) == template
 
 
+SPARK_FILES = {"tests/spark_fixtures.py", "tests/test_spark.py", "tests/test_spark_reports.py"}
 UV = Path(sys.executable).with_name("uv")
 
 
@@ -213,13 +215,20 @@ def test_the_license_answer_writes_the_file_and_the_pyproject_field(license, fir
 
 
 @pytest.mark.parametrize("schedule", ["github_actions", "cron", "none"])
-@pytest.mark.parametrize("backend", ["duckdb", "postgres", "other"])
+@pytest.mark.parametrize("backend", ["duckdb", "postgres", "spark", "other"])
 def test_backend_and_schedule_choices(backend, schedule):
     with baked(data_backend=backend, schedule=schedule) as project:
         found = files_of(project)
         for choice, files in SCHEDULE_FILES.items():
             assert (files <= found) if choice == schedule else not (files & found)
         readme = (project / "README.md").read_text(encoding="utf-8")
+        makefile = (project / "Makefile").read_text(encoding="utf-8")
+        spark_files = SPARK_FILES
+        if backend == "spark":
+            assert "sc://" in readme and "Databricks" in readme
+            assert "EXTRAS := dev,lab,spark\n" in makefile and spark_files <= found
+        else:  # pyspark stays an uninstalled extra; no Spark tests for the other engines
+            assert "EXTRAS := dev,lab\n" in makefile and not (spark_files & found)
         if backend == "postgres":
             assert "postgres://" in readme
         elif backend == "other":

@@ -173,3 +173,21 @@ def test_a_single_analysis_project_tests_and_reports(only):
         # its own test_reports ran the runner over the one report (`make reports` itself is run
         # on the default project above; a second run here would only repeat it)
         assert "PASSED tests/test_reports.py::test_every_report_runs_ok" in tested.stdout
+
+
+def test_a_spark_backed_project_runs_its_spark_tests_for_real():
+    """data_backend=spark: the project's Spark tests run (never skipped) on a local Spark session
+    and a Spark Connect server, every report compared with DuckDB (SHOP_REQUIRE_SPARK=1 turns a
+    missing Java or pyspark into a failure). Its own .venv with the spark extra, installed by uv
+    from the one uv.lock, keeps pyspark out of the kit's virtualenv."""
+    with baked(data_backend="spark") as project:
+        done = make(
+            project,
+            "test",
+            ARGS="-q -p no:cacheprovider -m spark -rs",
+            own_venv=True,
+            env={"SHOP_REQUIRE_SPARK": "1"},
+        )
+        assert_ok(done)
+        assert "--extra spark" in done.stdout
+        assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-3000:]

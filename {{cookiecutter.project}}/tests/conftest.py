@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 from pg import postgres_url  # noqa: F401  (a session fixture: one throwaway server per run)
+{%- if cookiecutter.data_backend == "spark" %}
+from spark_fixtures import spark_connect_url, spark_url  # noqa: F401  (one JVM each per run)
+{%- endif %}
 
 from {{ cookiecutter.module_name }} import sample
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 from conftest import run_reports, scratch_project
+from headlines import differences
 from pg import load_tables
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -28,16 +27,6 @@ TABLES = (
 )
 
 
-def same(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
-    return a == b
-
-
 def test_reports_on_postgresql_match_duckdb(postgres_url, sample_dir, report_run, tmp_path):
     _, duck, _ = report_run
     chosen = [name for name in COMPARED if name in duck["notebooks"]]
@@ -52,8 +41,6 @@ def test_reports_on_postgresql_match_duckdb(postgres_url, sample_dir, report_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for name in chosen:
         assert pg["notebooks"][name]["status"] == "ok"
-        on_pg, on_duck = pg["notebooks"][name]["metrics"], duck["notebooks"][name]["metrics"]
-        for metric in COMPARED[name]:
-            if metric in on_duck:
-                assert same(on_pg.get(metric), on_duck[metric]), (name, metric)
+    found, _ = differences(pg, duck, chosen, COMPARED)
+    assert not found, found
     assert postgres_url not in (run_dir / "run.log").read_text()

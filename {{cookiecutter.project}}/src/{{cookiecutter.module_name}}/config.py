@@ -183,11 +183,13 @@ class UrlCredentials:
     userinfo: str  # "user:password" as written (percent-encoded), "" when none
     password: str  # as written; "" when none
     password_decoded: str  # what the driver receives
+    tokens: tuple[str, ...] = ()  # Spark Connect: ;token=... and SHOP_SPARK_TOKEN
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every spelling of the secret parts, longest first."""
-        found = {self.url, self.userinfo, self.password, self.password_decoded}
+        found = {self.url, self.userinfo, self.password, self.password_decoded, *self.tokens}
+        found |= {unquote(token) for token in self.tokens}
         if self.userinfo and not self.password:  # a token as user name (user@host)
             found.add(unquote(self.userinfo))
         return tuple(sorted(filter(None, found), key=len, reverse=True))
@@ -215,8 +217,11 @@ def parse_credentials(url: str, name: str = DATA_URL_ENV) -> UrlCredentials:
         percent-encode the password.
     """
     url = url.strip()
+    scheme_of = url.partition("://")[0].lower()
+    spark_url = scheme_of in ("spark", "sc")
     try:
-        parts = urlsplit(url)
+        # spark://local[2]: the brackets are Spark's core count, not an IPv6 address
+        parts = urlsplit(re.sub(r"^(spark://local)\[([0-9]+|\*)\]", r"\1", url, flags=re.I))
         parts.port  # noqa: B018 - a port that is not a number raises here
     except ValueError:
         parts = None
@@ -237,7 +242,25 @@ def parse_credentials(url: str, name: str = DATA_URL_ENV) -> UrlCredentials:
         )
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     password = userinfo.partition(":")[2] if ":" in userinfo else ""
-    return UrlCredentials(url, userinfo, password, unquote(password))
+    tokens = _spark_tokens(url) if spark_url else ()
+    return UrlCredentials(url, userinfo, password, unquote(password), tokens)
+
+
+SPARK_TOKEN_ENV = "SHOP_SPARK_TOKEN"  # a Spark Connect token kept out of the URL
+
+
+def _spark_tokens(url: str) -> tuple[str, ...]:
+    """Secret parameters of a Spark Connect URL (``sc://host/;token=...``), and the token in
+    ``SHOP_SPARK_TOKEN``: masked like a password."""
+    found = []
+    rest = url.partition("://")[2]
+    for part in re.split(r"[;?&]", rest):
+        key, sep, value = part.partition("=")
+        if sep and value and re.search(r"token|secret|password|key", key, re.IGNORECASE):
+            found.append(value)
+    if os.environ.get(SPARK_TOKEN_ENV, "").strip():
+        found.append(os.environ[SPARK_TOKEN_ENV].strip())
+    return tuple(found)
 
 
 _WORDLIKE = re.compile(r"^[A-Za-z]+$")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import datetime as dt
 import gzip
 import math
@@ -29,7 +30,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
-from . import _project, config, contract
+from . import _project, config, contract, spark
 from .errors import UserError
 
 DEFAULT_DATA_DIR = "data/sample"
@@ -143,6 +144,8 @@ def connect(data_dir: str | Path | None = None) -> ibis.BaseBackend:
 
 def _connect_url(url: str) -> ibis.BaseBackend:
     credentials = config.parse_credentials(url)  # a raw @ or / in a password: refused here
+    if spark.is_spark_url(url):
+        return _connect_spark(url, credentials)
     scheme = urlsplit(url).scheme
     if not scheme:
         raise UserError(
@@ -167,6 +170,89 @@ def _connect_url(url: str) -> ibis.BaseBackend:
         ) from None
     con._shop_source = _Source("url")
     return con
+
+
+def _connect_spark(url: str, credentials: config.UrlCredentials) -> ibis.BaseBackend:
+    """A Spark session (local, a master or Spark Connect) with the shop's tables: Parquet files
+    of ``?parquet=FOLDER`` as views, else the catalog's tables (``?database=``); with neither,
+    a local Spark reads the Parquet files of the data folder (``data_dir``)."""
+    target = spark.parse_target(url)
+    parquet = target.parquet
+    if parquet is None and target.database is None and target.kind == "local":
+        parquet = str(default_data_dir())
+        target = dataclasses.replace(target, parquet=parquet)
+    try:
+        session = spark.start_session(target)
+        if target.database:
+            spark.use_database(session, target.database)
+        con = ibis.pyspark.connect(session)
+    except UserError:
+        raise
+    except Exception as error:  # JVM and gRPC errors: plain words, the URL and token scrubbed
+        reason = _scrub(str(error), credentials).rstrip(".")
+        if target.kind == "connect":
+            advice = (
+                "check the host, the port and the token (Databricks: the workspace host, port "
+                "443, use_ssl=true, a personal access token in SHOP_SPARK_TOKEN and "
+                "x-databricks-cluster-id), and that the endpoint is running and reachable"
+            )
+        else:
+            advice = f"check that Java 17 works (java -version) and that {target.master} is right"
+        raise UserError(
+            f"Could not start Spark for {config.DATA_URL_ENV} ({target.kind} Spark): {reason}. "
+            f"Please {advice}."
+        ) from None
+    label = f"the Spark {'Connect endpoint' if target.kind == 'connect' else target.master}"
+    source = _Source("url", label=label)
+    if parquet:
+        source.label = f"the Parquet folder {parquet} read by {label}"
+        _register_spark_parquet(con, parquet, source)
+    con._shop_source = source
+    return con
+
+
+def _register_spark_parquet(con: ibis.BaseBackend, folder: str, source: _Source) -> None:
+    """One temporary view per ``<table>.parquet`` or ``<table>/`` folder of Parquet parts."""
+    local = "://" not in folder and not folder.startswith("dbfs:")
+    if not local:  # an object store: every contract table under the folder, as a folder
+        for name in contract.TABLES:
+            try:
+                con.read_parquet(f"{folder.rstrip('/')}/{name}", table_name=name)
+            except Exception:  # noqa: S112 - an absent optional table is no error
+                continue
+        return
+    path = config.resolve(folder)
+    if not path.is_dir():
+        raise UserError(
+            f"The Parquet folder {path} named by parquet= in {config.DATA_URL_ENV} does not "
+            "exist. Run `make data` for the sample shop, or write the path of the folder holding "
+            "<table>.parquet files."
+        )
+    for name, paths in _table_files(path).items():
+        chosen = [p for p in paths if p.is_dir() or p.name.endswith(".parquet")]
+        if not chosen:
+            source.unreadable[name] = (
+                f"{paths[0]} is a CSV file; Spark reads the shop's tables from Parquet. Convert it "
+                f"(`python -m {_project.MODULE_NAME} import {paths[0].name} --use` writes "
+                "Parquet), "
+                "or read it with DuckDB (unset SHOP_DATA_URL)."
+            )
+            continue
+        if len(chosen) > 1:
+            found = ", ".join(p.name for p in chosen)
+            source.unreadable[name] = f"{path} holds the table {name} more than once ({found})."
+            continue
+        try:
+            con.read_parquet(str(chosen[0]), table_name=name)
+        except Exception as error:
+            reason = _first_line(error)
+            if "NANOS" in reason:
+                reason = (
+                    "its timestamps are in nanoseconds, which Spark does not read; write them in "
+                    "microseconds (pyarrow: pq.write_table(..., coerce_timestamps='us'); "
+                    f"`python -m {_project.MODULE_NAME} import` does)"
+                )
+            source.unreadable[name] = f"{chosen[0]} could not be read: {reason}"
 
 
 def _scrub(message: str, credentials: config.UrlCredentials) -> str:
@@ -471,11 +557,25 @@ class _Cast:
     physical: str
 
 
+_WHITESPACE = r"[\s\x0B]+"  # Python's string.whitespace (\s lacks the vertical tab in RE2)
+
+
+def _trim(text: ir.StringValue) -> ir.StringValue:
+    """Text without leading and trailing whitespace, the same on every engine.
+
+    Not ``strip()``: Ibis 12 compiles it for Spark as ``trim(x, ' \t\n\rvf')`` (the escapes of
+    vertical tab and form feed lost), which also strips the letters v and f (``false`` became
+    ``alse``), and the same loss hits those characters in any literal. A regular expression
+    with escapes reads the same on DuckDB (RE2), PostgreSQL and Spark (Java).
+    """
+    return text.re_replace(f"^{_WHITESPACE}|{_WHITESPACE}$", "")
+
+
 def _cast(raw: ir.Value, logical: str) -> _Cast:
     physical = raw.type()
     missing = raw.isnull()
     if physical.is_string():
-        text = raw.strip()
+        text = _trim(raw)
         missing = missing | (text == "")
         typed = raw if logical == "string" else _from_text(text, logical)
     elif physical.is_floating():
@@ -878,7 +978,12 @@ def _table_measures(
         measures["n_days"] = ordered_at.date().nunique(where=past)
     if spec.name == "orders" and "revenue" in casts:
         revenue = staged[_TYPED_PREFIX + "revenue"]
-        measures["median_revenue"] = revenue.median(where=revenue.notnull() & ~revenue.isnan())
+        # the filter as a CASE, not median(where=...): Spark's percentile wants a constant
+        # fraction, and Ibis folds the filter into it
+        filled = ibis.cases(
+            (revenue.notnull() & ~revenue.isnan(), revenue), else_=ibis.null("float64")
+        )
+        measures["median_revenue"] = filled.median()
     return measures
 
 
@@ -952,7 +1057,7 @@ def _column_checks(
             )
         )
     if logical == "string" and is_identifier_column(name) and cast.physical.startswith("string"):
-        text = staged[name].strip()
+        text = _trim(staged[name])
         checks.append(
             _Check(
                 name,
@@ -1028,7 +1133,7 @@ def _column_checks(
 def _raw_number(raw: ir.Value, cast: _Cast) -> ir.Value:
     """The column as float64 before any rounding to int (text parsed as in :func:`_cast`)."""
     if cast.physical.startswith("string"):
-        text = raw.strip()
+        text = _trim(raw)
         return ibis.cases(
             (text.re_search(_NUMBER_RE), text.try_cast("float64")), else_=ibis.null("float64")
         )

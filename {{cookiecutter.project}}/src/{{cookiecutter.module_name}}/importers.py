@@ -607,7 +607,10 @@ def _write_atomically(
                 arrow = arrow.replace_schema_metadata(
                     {**(arrow.schema.metadata or {}), DERIVED_KEY: source}
                 )
-            pq.write_table(arrow, temporary[name])
+            # microseconds: the precision every engine keeps; Spark reads no nanoseconds
+            pq.write_table(
+                arrow, temporary[name], coerce_timestamps="us", allow_truncated_timestamps=True
+            )
             os.chmod(temporary[name], mode)
         written = {}
         for name, temp in temporary.items():

@@ -219,7 +219,15 @@ def _write(table: pa.Table, path: Path, file_format: str) -> None:
     else:
         tmp = tmp.with_name(path.stem + ".parquet.tmp")
         path = path.with_suffix(".parquet")
-        pq.write_table(table, tmp, compression="snappy")
+        # microseconds: Spark reads no nanosecond Parquet timestamps (DuckDB and PostgreSQL
+        # keep microseconds anyway)
+        pq.write_table(
+            table,
+            tmp,
+            compression="snappy",
+            coerce_timestamps="us",
+            allow_truncated_timestamps=True,
+        )
     tmp.replace(path)
 
 
