@@ -31,11 +31,16 @@ else
 endif
 	@touch $@
 
+# The demo project gets its own .venv (as a PM's project does): `uv sync` to its uv.lock with
+# the uv the kit's virtualenv brings, or venv + pip with INSTALLER=pip. Nothing the kit's tests
+# install into the kit's virtualenv can then break it (VENV and ARGS given to this make are
+# not passed down).
+DEMO_UV := $(if $(filter pip,$(INSTALLER)),,$(VENV_ABS)/bin/uv)
 demo: venv ## Bake the default project into build/demo, run all its reports on sample data
 	@rm -rf $(DEMO) build/.bake && mkdir -p build/.bake
 	$(PY) -m cookiecutter --no-input --output-dir build/.bake . init_git=no
 	@mv build/.bake/shop-insights $(DEMO) && rm -rf build/.bake
-	$(MAKE) --no-print-directory -C $(DEMO) reports VENV=$(VENV_ABS)
+	$(MAKE) --no-print-directory -C $(DEMO) reports VENV=.venv ARGS= INSTALLER=$(INSTALLER) UV=$(DEMO_UV)
 	@echo ""
 	@echo "Done. Open this file in your browser:"
 	@echo "  $(abspath $(DEMO))/reports/latest/index.html"

@@ -57,6 +57,8 @@ def test_make_demo_bakes_runs_every_report_and_prints_the_index_path():
         assert str(index) in done.stdout.splitlines()[-1]
         summary = json.loads((demo / "reports" / "latest" / "summary.json").read_text())
         assert all(r["status"] == "ok" for r in summary["notebooks"].values())
+        # its own environment, synced to its lock: the kit's tests cannot break it
+        assert "uv sync" in done.stdout and (demo / ".venv" / "bin" / "python").exists()
     finally:
         shutil.rmtree(demo.parent, ignore_errors=True)
 
