@@ -1280,7 +1280,8 @@ def markdown(results: Mapping[str, Any]) -> str:
     misses = bounds_notes(results)
     if misses:
         lines += ["### What bounds the rest", "", *[f"- {note}" for note in misses], ""]
-    lines += _bake_section(results) + _fixed_section(results) + _sample_section(results)
+    lines += _bake_section(results) + _install_section(results)
+    lines += _fixed_section(results) + _sample_section(results)
     lines += _notebook_section(results)
     lines += _suite_section(results) + _overhead_section(results) + _engine_section(results)
     lines += _experiment_section(results)
@@ -1383,6 +1384,35 @@ def _bake_section(results: Mapping[str, Any]) -> list[str]:
         f"{bake['in_process_hooks_s']:.2f} s | | |",
         "",
     ]
+
+
+def _install_section(results: Mapping[str, Any]) -> list[str]:
+    """Cold `make demo` per installer (bench/install.py), when it was measured."""
+    install = results.get("install")
+    if not install:
+        return []
+    median = install["median"]
+    lines = [
+        "## Cold install: `make demo` on a fresh machine",
+        "",
+        f"Measured {install['measured_at']} by `bench/install.py` (median of "
+        f"{install['repeats']} run(s); load average {_load_text(install['load_average'])} at "
+        "the end): a new kit virtualenv, a new demo folder and empty pip and uv caches (packages "
+        "come from the index, or from local wheel folders where pip's configuration names "
+        "them); the whole `make demo` includes the bake, the project's own `.venv`, the sample "
+        "shop and every report.",
+        "",
+        "| installer | kit `.venv` | whole `make demo` | |",
+        "|---|---|---|---|",
+    ]
+    for name, label in (("pip", "venv + pip (`INSTALLER=pip`)"), ("uv", "uv (on the PATH)")):
+        if name in median:
+            at = median[name]
+            ratio = median["pip"]["total_s"] / at["total_s"] if "pip" in median else None
+            faster = f"{ratio:.1f}× faster than pip" if name == "uv" and ratio else ""
+            times = f"{at['kit_venv_s']:.0f} s | {at['total_s']:.0f} s"
+            lines.append(f"| {label} | {times} | {faster} |")
+    return lines + [""]
 
 
 def _fixed_section(results: Mapping[str, Any]) -> list[str]:
@@ -1797,6 +1827,9 @@ def main(argv: Sequence[str]) -> int:
             json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
         )
     results = json.loads(json_path.read_text(encoding="utf-8"))
+    install = json_path.with_name("install.json")  # bench/install.py: cold installs, measured apart
+    if install.exists():
+        results = {**results, "install": json.loads(install.read_text(encoding="utf-8"))}
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(markdown(results), encoding="utf-8")
     say(f"wrote {json_path} and {md_path}")

@@ -164,3 +164,14 @@ def test_the_experiment_step_sizes_the_test_and_judges_issue_6(bench_run, tmp_pa
     assert row["met"] is (row["measured"] <= 60)
     section = "\n".join(bench._experiment_section({"experiment_at_scale": entry}))
     assert "Post-launch review with 2,000 visitors in the A/B test" in section
+
+
+def test_cold_install_figures_for_both_installers_are_in_benchmarks_md():
+    # bench/install.py measures them (minutes, downloads everything); BENCHMARKS.md shows them
+    install = json.loads((KIT / "bench" / "install.json").read_text(encoding="utf-8"))
+    assert set(install["median"]) == {"pip", "uv"}
+    written = (KIT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    assert "## Cold install: `make demo` on a fresh machine" in written
+    for label in ("venv + pip (`INSTALLER=pip`)", "uv (on the PATH)"):
+        row = next(line for line in written.splitlines() if line.startswith(f"| {label} |"))
+        assert f"{install['median']['pip' if 'pip' in label else 'uv']['total_s']:.0f} s" in row
