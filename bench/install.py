@@ -3,8 +3,8 @@
 Each run starts from nothing the run could reuse: a new kit virtualenv, a new demo folder and
 empty package caches (PIP_NO_CACHE_DIR, a new UV_CACHE_DIR): packages come from the index, or
 from local wheel folders where pip's configuration names them. The kit's virtualenv is timed
-apart from the whole `make demo` (bake, the project's own .venv, sample data, every report). Figures go to bench/install.json; `bench/run.py` shows them
-in BENCHMARKS.md.
+apart from the whole `make demo` (bake, the project's own .venv, sample data, every report).
+Figures go to bench/install.json; `bench/run.py` shows them in BENCHMARKS.md.
 
     .venv/bin/python bench/install.py --repeats 1
 """
