@@ -7,10 +7,14 @@ releases are inside the pins, and the operations that break work with them.
 
 from __future__ import annotations
 
+import re
+import tomllib
 from importlib.metadata import version
+from pathlib import Path
 
 import ibis
 import pandas as pd
+import yaml
 
 
 def release(name: str) -> tuple[int, ...]:
@@ -39,3 +43,21 @@ def test_pyspark_inside_its_pin_when_installed():
 
     pytest.importorskip("pyspark")
     assert (4, 0) <= release("pyspark") < (4, 1)  # ibis 12 supports pyspark <4.1
+
+
+def test_the_pre_commit_hooks_pin_the_dev_extras_versions():
+    """The hooks install from the package index with pins; Dependabot bumps pyproject.toml, and
+    this test fails until .pre-commit-config.yaml names the same version."""
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dev = [p.split("#")[0].strip() for p in project["optional-dependencies"]["dev"]]
+    pins = dict(re.fullmatch(r"([a-z0-9-]+)==(\S+)", p).groups() for p in dev if "==" in p)
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = [h for repo in config["repos"] for h in repo["hooks"]]
+    for hook in hooks:
+        for requirement in hook.get("additional_dependencies", []):
+            name, version = requirement.split("==")
+            assert pins.get(name) == version, (
+                f"{hook['id']}: .pre-commit-config.yaml pins {requirement}, pyproject.toml's dev "
+                f"extra {name}=={pins.get(name)}: make them the same"
+            )
