@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ANALYSES, VENV, baked, clean_env, make
+from conftest import ANALYSES, baked, clean_env, make
 
 MAKE_TARGETS = {"help", "setup", "data", "reports", "prepare", "validate", "test", "lab"}
 
@@ -46,6 +46,11 @@ def run(project: Path, *command: str | Path) -> subprocess.CompletedProcess[str]
     )
 
 
+def tool(project: Path, name: str) -> Path:
+    """A command of the project's own .venv (installed by `make setup` with uv)."""
+    return project / ".venv" / "bin" / name
+
+
 def git_status(project: Path) -> str:
     done = run(project, "git", "status", "--porcelain")
     assert done.returncode == 0, done.stderr
@@ -55,7 +60,7 @@ def git_status(project: Path) -> str:
 @pytest.fixture(scope="module")
 def default_project():
     with baked(**FULL) as project:
-        assert_ok(make(project, "setup"))
+        assert_ok(make(project, "setup", own_venv=True))  # uv sync to its uv.lock
         yield project
 
 
@@ -63,13 +68,13 @@ def test_pre_commit_is_installed_by_setup_and_clean_on_the_first_commit(default_
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     assert git_status(default_project) == ""
-    hooks = run(default_project, VENV / "bin" / "pre-commit", "run", "--all-files")
+    hooks = run(default_project, tool(default_project, "pre-commit"), "run", "--all-files")
     assert hooks.returncode == 0, hooks.stdout[-4000:] + hooks.stderr[-2000:]
     assert git_status(default_project) == "", "pre-commit rewrote files of the first commit"
 
 
 def test_make_help_lists_every_target_with_its_description(default_project):
-    done = make(default_project)  # help is the default goal
+    done = make(default_project, own_venv=True)  # help is the default goal
     assert_ok(done)
     listed = set(re.findall(r"make (\w+)", done.stdout))
     makefile = (default_project / "Makefile").read_text()
@@ -78,22 +83,26 @@ def test_make_help_lists_every_target_with_its_description(default_project):
 
 
 def test_make_data_then_validate_passes(default_project):
-    assert_ok(make(default_project, "data"))  # the default size: the planted-truth tests need it
+    assert_ok(
+        make(default_project, "data", own_venv=True)
+    )  # the default size: the planted-truth tests need it
     assert (default_project / "data/sample/truth.json").is_file()
-    done = make(default_project, "validate")
+    done = make(default_project, "validate", own_venv=True)
     assert_ok(done)
 
 
 def test_a_new_report_then_make_test_passes_in_the_baked_project(default_project):
-    created = run(default_project, VENV / "bin" / "python", "-m", MODULE, "new", "weekly_kpis")
+    created = run(
+        default_project, tool(default_project, "python"), "-m", MODULE, "new", "weekly_kpis"
+    )
     assert_ok(created)
     skeleton = (default_project / "notebooks/weekly_kpis.ipynb").read_text()
     assert 'currency: str = \\"EUR\\"' in skeleton and "from acme_reports import" in skeleton
-    assert_ok(make(default_project, "test", ARGS="-q -p no:cacheprovider"))
+    assert_ok(make(default_project, "test", ARGS="-q -p no:cacheprovider", own_venv=True))
 
 
 def test_make_reports_writes_every_report_and_points_latest_at_it(default_project):
-    assert_ok(make(default_project, "reports"))
+    assert_ok(make(default_project, "reports", own_venv=True))
     summary = latest_summary(default_project)
     assert set(summary["notebooks"]) == {*ANALYSES, "weekly_kpis"}
     kpis = summary["notebooks"]["weekly_kpis"]["metrics"]["revenue"]
@@ -117,9 +126,9 @@ def test_make_reports_writes_every_report_and_points_latest_at_it(default_projec
 
 def test_the_project_is_ruff_clean_after_runs_and_a_new_report(default_project):
     for command in (["check", "."], ["format", "--check", "."]):
-        linted = run(default_project, VENV / "bin" / "ruff", *command)
+        linted = run(default_project, tool(default_project, "ruff"), *command)
         assert linted.returncode == 0, linted.stdout + linted.stderr
-    hooks = run(default_project, VENV / "bin" / "pre-commit", "run", "--all-files")
+    hooks = run(default_project, tool(default_project, "pre-commit"), "run", "--all-files")
     assert hooks.returncode == 0, hooks.stdout[-4000:]  # the new notebook passes the hooks too
 
 
@@ -136,7 +145,6 @@ def test_make_lab_starts_jupyterlab(default_project):
             "-C",
             str(default_project),
             "lab",
-            f"VENV={VENV}",
             f"LAB_ARGS={args}",
         ],
         stdout=subprocess.PIPE,
