@@ -172,3 +172,19 @@ def test_on_the_sample_every_metric_is_plausible_and_usual(sample_dir, truth):
     assert s.contacts_per_100 == pytest.approx(planted["contacts_per_100_orders"], rel=0.35)
     assert ops.scores.z.notna().all() and not ops.scores.unusual.any()
     assert all("within its usual range" in p for p in operations.sentences(ops))
+
+
+@pytest.mark.postgres
+def test_the_metrics_agree_on_postgresql(sample_dir, truth, postgres_url):
+    from pg import drop_tables, load_tables
+
+    names = ("orders", "fulfilment", "support_contacts")
+    load_tables(postgres_url, {n: pd.read_parquet(sample_dir / f"{n}.parquet") for n in names})
+    try:
+        end = pd.Timestamp(truth["weekly_review"]["last_complete_week"]) + pd.Timedelta(days=7)
+        on_pg = operations.operations(ibis.connect(postgres_url), end)
+        on_duck = operations.operations(data.connect(sample_dir), end)
+        pd.testing.assert_frame_equal(on_pg.series, on_duck.series, check_freq=False)
+        assert operations.sentences(on_pg) == operations.sentences(on_duck)
+    finally:
+        drop_tables(postgres_url, list(names))
