@@ -28,10 +28,12 @@ ANALYSIS_FILES = {
         "src/{module}/funnel.py",
         "src/{module}/retention.py",
         "src/{module}/acquisition.py",
+        "src/{module}/operations.py",
         "src/{module}/bgnbd.py",  # LTV; shared with churn
         "tests/test_weekly.py",
         "tests/test_weekly_notebook.py",
         "tests/test_weekly_sections.py",
+        "tests/test_operations.py",
         "tests/test_bgnbd.py",
     ],
     "market_research": [

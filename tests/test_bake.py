@@ -49,10 +49,12 @@ ANALYSIS_FILES = {
         "src/shop_insights/funnel.py",
         "src/shop_insights/retention.py",
         "src/shop_insights/acquisition.py",
+        "src/shop_insights/operations.py",
         "src/shop_insights/bgnbd.py",
         "tests/test_weekly.py",
         "tests/test_weekly_notebook.py",
         "tests/test_weekly_sections.py",
+        "tests/test_operations.py",
         "tests/test_bgnbd.py",
     },
     "market_research": {

@@ -160,6 +160,12 @@ def engine_results(con) -> dict[str, pd.DataFrame]:
         sessions=data.table(con, "sessions"),
         customers=data.table(con, "customers"),
     )
+{%- if cookiecutter.weekly_business_review %}
+    from {{ cookiecutter.module_name }} import operations
+
+    series = operations.operations(con, data.analysis_date(con).end).series
+    results["operations.series"] = series.reset_index(names="week")
+{%- endif %}
     return results
 
 

@@ -1084,13 +1084,16 @@ def _weekly_tables(
     )
     contacted = rng.random(n_orders) < CONTACTS_PER_ORDER
     which = np.flatnonzero(contacted)
-    when = np.minimum(orders["day"][which] + rng.uniform(0.5, 10, which.size), n_days - 1e-3)
+    when = orders["day"][which] + rng.uniform(0.5, 10, which.size)
+    reason = rng.integers(0, len(CONTACT_REASONS), which.size)
+    future = when >= n_days  # a contact after the end has not happened yet (not piled on it)
+    which, when, reason = which[~future], when[~future], reason[~future]
     support = pa.table(
         {
             "contact_id": _ids("t", np.arange(which.size)),
             "contacted_at": to_ts(when),
             "order_id": order_ids.take(pa.array(which)),
-            "reason": _labels(CONTACT_REASONS, rng.integers(0, len(CONTACT_REASONS), which.size)),
+            "reason": _labels(CONTACT_REASONS, reason),
         }
     )
 

@@ -7,10 +7,9 @@ A change between two weeks is split with logarithms (methods.md): each factor's 
 and rate with the symmetric shift-share. Engine-side queries are portable Ibis expressions.
 ``review`` also gathers the funnel step that moved (``funnel``, told with a KPI alert) and the
 channels whose LTV:CAC is below 1 (``acquisition``, rule WBR-3); cohorts and repeat buying are
-in ``retention``.
+in ``retention``; refunds, deliveries and support contacts in ``operations``.
 
-Not computed yet: operational metrics (refunds, fulfilment, support contacts) and the
-drill-down of the change by channel, device, country and new/returning.
+Not computed yet: the drill-down of the change by channel, device, country and new/returning.
 """
 
 from __future__ import annotations
