@@ -150,7 +150,9 @@ def test_an_unusual_metric_is_said_with_its_robust_z():
         "(6.2 robust SDs)."
     )
     usual = operations.metric_sentence("contacts_per_100", row.replace(6.2, 1.0), WEEK)
-    assert usual.endswith("within its usual range (usual level 0.4).")
+    assert usual.endswith(
+        "within its usual range though above its typical level (0.4): it swings from week to week."
+    )
 
 
 def test_a_jump_in_late_deliveries_is_unusual():
@@ -188,3 +190,12 @@ def test_the_metrics_agree_on_postgresql(sample_dir, truth, postgres_url):
         assert operations.sentences(on_pg) == operations.sentences(on_duck)
     finally:
         drop_tables(postgres_url, list(names))
+
+
+def test_a_usual_week_far_from_the_typical_level_says_the_metric_swings():
+    row = pd.Series({"value": 0.043, "baseline": 0.025, "z": 2.1, "seasonal": True})
+    said = operations.metric_sentence("refund_rate", row, pd.Timestamp("2026-06-22"))
+    assert said == (
+        "Refund rate: 4.3% in the week of 22 Jun 2026, within its usual range though above its "
+        "typical level (2.5%): it swings from week to week."
+    )

@@ -201,6 +201,9 @@ def _written(value: float, kind: str) -> str:
     return f"{value:.1f}"
 
 
+SWINGS = 0.25  # a usual week more than 25% from the typical level is said to swing
+
+
 def metric_sentence(key: str, row: pd.Series, week: pd.Timestamp) -> str:
     """'Refund rate: 4.2% in the week of 22 Jun 2026, within its usual range (usual level
     4.0%).' or the anomaly sentence with its robust z."""
@@ -216,7 +219,15 @@ def metric_sentence(key: str, row: pd.Series, week: pd.Timestamp) -> str:
     if abs(row.z) > weekly.ROBUST_Z:
         moved = weekly.anomaly_sentence(label, row.value, row.baseline, bool(row.seasonal))
         return f"{head}. {moved[:-1]} ({abs(row.z):.1f} robust SDs)."
-    return f"{head}, within its usual range (usual level {_written(row.baseline, kind)})."
+    level = _written(row.baseline, kind)
+    if row.baseline and abs(row.value / row.baseline - 1) > SWINGS:
+        # far from the typical level yet not unusual: say why, or "usual" reads as a contradiction
+        side = "above" if row.value > row.baseline else "below"
+        return (
+            f"{head}, within its usual range though {side} its typical level ({level}): "
+            "it swings from week to week."
+        )
+    return f"{head}, within its usual range (usual level {level})."
 
 
 def sentences(ops: Operations) -> list[str]:
