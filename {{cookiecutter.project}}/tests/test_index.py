@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 from {{ cookiecutter.module_name }} import index, report
+from {{ cookiecutter.module_name }}._project import CURRENCY
+from {{ cookiecutter.module_name }}.formats import format_money
 
 
 def run(run_id: str, as_of: str | None, revenue: float, ari: float, **extra) -> dict:
@@ -90,8 +92,10 @@ def test_the_brief_puts_business_kpis_first_and_folds_the_diagnostics_away():
     for folded in ("Match with the planted customer types (ARI)", "Own model fit"):
         assert page.index(folded) > diagnostics
     # deltas against the previous data date, and the scale of each history
-    assert "+33.3%<br><small>vs $150 (2026-06-23)</small>" in page
-    assert '<span class="max">$200</span><span class="min">$100</span>' in page
+    # money in the project's currency (a EUR bake writes €150)
+    money = {value: format_money(value, CURRENCY) for value in (100, 150, 200)}
+    assert f"+33.3%<br><small>vs {money[150]} (2026-06-23)</small>" in page
+    assert f'<span class="max">{money[200]}</span><span class="min">{money[100]}</span>' in page
     assert "<span>2026-06-16</span><span>2026-06-30</span>" in page
     assert "Weekly business review: On track." in page
     # the next step's Markdown as it reads in the notebook, not its marks
