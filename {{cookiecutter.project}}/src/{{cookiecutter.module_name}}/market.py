@@ -34,6 +34,7 @@ from statsmodels.stats.proportion import proportion_confint
 from . import _project
 from .contract import LIKERT_PREFIX
 from .decisions import Decision
+from .formats import md_escape
 
 __all__ = [
     "BELOW_ONE_INTEREST",
@@ -1747,7 +1748,7 @@ def vw_findings(
     """The price section's "What this means": the range for the named product and today's price,
     or why no range is published."""
     what = (
-        f"**{md_escape_text(subject.name)}**"
+        f"**{md_escape(subject.name)}**"
         if subject.name
         else "the surveyed product (not named: set `vw_product`)"
     )
@@ -1803,7 +1804,7 @@ def price_step(
             f"collect at least {vw.min_answers - vw.n_used:,} more valid price answers before "
             "setting a price"
         )
-    what = f" for {md_escape_text(subject.name)}" if subject.name else ""
+    what = f" for {md_escape(subject.name)}" if subject.name else ""
     low, high = md_money(vw.pmc, currency, 2), md_money(vw.pme, currency, 2)
     if planned_price > 0 and not vw.pmc <= planned_price <= vw.pme:
         return f"move the planned price{what} into the accepted {low} – {high} range"
@@ -1819,11 +1820,11 @@ def price_point(
     what = subject.name or "the surveyed product"
     if not vw.published:
         return (
-            f"**Price ({md_escape_text(what)}):** no range published, {vw.n_used:,} valid "
+            f"**Price ({md_escape(what)}):** no range published, {vw.n_used:,} valid "
             f"answers of the {vw.min_answers:,} needed."
         )
     text = (
-        f"**Price ({md_escape_text(what)}):** customers accept {md_money(vw.pmc, currency, 2)} – "
+        f"**Price ({md_escape(what)}):** customers accept {md_money(vw.pmc, currency, 2)} – "
         f"{md_money(vw.pme, currency, 2)}, optimal {md_money(vw.opp, currency, 2)}"
     )
     if not math.isnan(subject.today):
@@ -1833,10 +1834,3 @@ def price_point(
         where = "inside" if inside else "outside"
         text += f"; planned {md_money(planned_price, currency, 2)} is {where} the range"
     return text + "."
-
-
-def md_escape_text(text: str) -> str:
-    """User text (a product name) in a Markdown sentence."""
-    from .formats import md_escape
-
-    return md_escape(text)
