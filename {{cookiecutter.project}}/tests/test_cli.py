@@ -107,6 +107,31 @@ def _project_copy(tmp_path: Path) -> Path:
     return root
 
 
+def test_validate_checks_the_hand_edited_decision_log_line_by_line(tmp_path):
+    root = _project_copy(tmp_path)
+    assert cli("sample", "--customers", "300", "--out", str(tmp_path / "shop")).returncode == 0
+    log = root / "data" / "decision_log.csv"
+    log.parent.mkdir()
+    header = (
+        "review_id,decided_on,hypothesis,primary_metric,predicted_effect,measured_effect,"
+        "measured_low,measured_high,verdict\n"
+    )
+    good = "search_v2,2026-03-01,better search,conversion,0.05,0.02,0.01,0.03,ship\n"
+    log.write_text(header + good, encoding="utf-8")
+    env = {"SHOP_PROJECT_ROOT": str(root)}
+    fine = cli("validate", "--data-dir", str(tmp_path / "shop"), **env)
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+    assert "decision_log.csv is fine: 1 launch(es) on record" in fine.stdout
+    broken = "promo,2026-13-01,free shipping,aov,lots,0.02,0.03,0.01,ship\n"
+    log.write_text(header + good + broken, encoding="utf-8")
+    checked = cli("validate", "--data-dir", str(tmp_path / "shop"), **env)
+    assert checked.returncode == 1
+    assert "line 3 (promo), decided_on: '2026-13-01' is not a date (YYYY-MM-DD)" in checked.stdout
+    assert "line 3 (promo), predicted_effect: 'lots' is not a number" in checked.stdout
+    assert "are not in order (low ≤ effect ≤ high)" in checked.stdout
+    assert "Traceback" not in checked.stderr
+
+
 def test_import_says_which_setting_to_change_and_use_changes_it(tmp_path):
     root = _project_copy(tmp_path)
     export = tmp_path / "orders.csv"

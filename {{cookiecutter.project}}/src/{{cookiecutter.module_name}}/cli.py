@@ -141,7 +141,26 @@ def _cli_validate(args: argparse.Namespace) -> int:
 
     report = data.validate(data_dir=args.data_dir)
     print(report.to_text(mask_ids=False))  # the user's own screen; emails/phones stay masked
-    return 1 if report.errors else 0
+    log_ok = _validate_decision_log()
+    return 1 if report.errors or not log_ok else 0
+
+
+def _validate_decision_log() -> bool:
+    """Check data/decision_log.csv too: it is edited by hand, and a broken line would otherwise
+    surface only when the prioritisation report runs."""
+    from . import decision_log
+    from .errors import UserError
+
+    log = decision_log.path()
+    if not log.is_file():
+        return True
+    try:
+        rows = decision_log.read_checked(log)
+    except UserError as error:
+        print(f"\n{error}")
+        return False
+    print(f"\nThe decision log {log} is fine: {len(rows)} launch(es) on record.")
+    return True
 
 
 def _cli_contract(args: argparse.Namespace) -> int:
