@@ -191,6 +191,47 @@ def test_customer_and_order_queries_match_pandas(tiny_shop):
     assert app.raw_count == (recent.channel == "app").sum()
 
 
+def test_segment_reach_counts_customers_as_the_segmentation_report_labels_them():
+    # Six customers, one to five orders on consecutive days ending 1..6 days before the end of
+    # the data. By hand, with rfm_scores' rule (n = 6: score = 1 + customers strictly worse,
+    # capped at 5): R = 5 5 4 3 2 1 and F = 5 5 4 3 1 1, so the map gives Champions x2,
+    # Loyal customers, Need attention, Hibernating and Lost.
+    end = pd.Timestamp("2026-07-01")
+    orders = pd.DataFrame(
+        [
+            {
+                "order_id": f"c{c}-{k}",
+                "customer_id": f"c{c}",
+                "ordered_at": end - pd.Timedelta(days=c + 1 + k, hours=12),
+                "revenue": 10.0,
+            }
+            for c, n_orders in enumerate((5, 4, 3, 2, 1, 1))
+            for k in range(n_orders)
+        ]
+    )
+    con = ibis.duckdb.connect()
+    con.create_table("orders", orders)
+    window = P.lookback_window(end, 13, 13)
+    expected = {"Champions": 2, "loyal  CUSTOMERS": 1, "Need attention": 1, "Lost": 1, "At risk": 0}
+    try:
+        import {{ cookiecutter.module_name }}.segmentation  # noqa: F401
+    except ImportError:  # baked without segmentation: the query says what to do instead
+        with pytest.raises(UserError, match="baked without; give that initiative's reach"):
+            backlog.measure_reach(con, "customers in segment Champions", window)
+        return
+    for segment, count in expected.items():
+        reach = backlog.measure_reach(con, f"customers in segment {segment}", window)
+        assert (reach.value, reach.weeks_covered) == (count, None), segment
+    assert backlog.measure_reach(con, "customers in segment Lost", window).description == (
+        "customers in segment Lost"
+    )
+
+
+def test_a_misspelt_segment_is_caught_when_the_backlog_is_read():
+    with pytest.raises(UserError, match="'champs' is not an RFM segment. Did you mean 'Champions'"):
+        backlog.reach_query("customers in segment champs")
+
+
 QUERIES = (
     "weekly sessions",
     "weekly sessions reaching cart on desktop",

@@ -28,8 +28,9 @@ in one pass.
 Reach queries are portable Ibis expressions (they run on DuckDB, PostgreSQL or any warehouse):
 counts of sessions at a funnel step (optionally on one device), orders (optionally on one sales
 channel or in one category) and customers (active, repeat, from one country or acquisition
-channel). "Weekly" queries count the weeks the data covers in the lookback window and scale to
-the planning period; customer queries count customers once.
+channel), and customers in one RFM segment as the segmentation report labels them at the end
+of the data (``customers in segment At risk``). "Weekly" queries count the weeks the data covers
+in the lookback window and scale to the planning period; customer queries count customers once.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from . import data
+from .actions import SEGMENT_ACTIONS
 from .contract import DEVICES
 from .errors import UserError
 
@@ -83,7 +85,7 @@ class ReachQuery:
     table: str
     time_column: str | None  # for weekly flows: the timestamp scaled to weeks
     weekly: bool  # True: a flow per week, scaled to the period; False: a count of people
-    count: Callable[[ir.Table, ReachWindow], ir.Scalar]
+    count: Callable[[ir.Table, ReachWindow], ir.Scalar | int]  # an Ibis count, or a number
     description: str
 
 
@@ -138,6 +140,38 @@ def _customers(column: str, value: str) -> Callable[[ir.Table, ReachWindow], ir.
         return t.filter(t[column] == value).count()
 
     return count
+
+
+def _segment(name: str) -> Callable[[ir.Table, ReachWindow], int]:
+    def count(t: ir.Table, window: ReachWindow) -> int:
+        try:
+            from . import segmentation
+        except ImportError:  # the project was baked without the segmentation report
+            raise UserError(
+                f"The reach query 'customers in segment {name}' needs the segmentation report, "
+                "which this project was baked without; give that initiative's reach as a number."
+            ) from None
+        # The segments as the segmentation report would label them at the end of the data.
+        as_of = window.end - pd.Timedelta(microseconds=1)
+        segments = segmentation.rfm_segments(t, as_of=as_of)["rfm_segment"]
+        return int((segments.astype(str) == name).sum())
+
+    return count
+
+
+def _segment_query(key: str, value: str) -> ReachQuery:
+    """'customers in segment <RFM segment>': the segment's name checked when the backlog is read,
+    so a typo is reported with the backlog's other problems."""
+    names = {segment.lower(): segment for segment in SEGMENT_ACTIONS}
+    name = names.get(" ".join(value.lower().split()))
+    if name is None:
+        near = difflib.get_close_matches(value.lower(), list(names), n=2, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(names[n]) for n in near)}?" if near else ""
+        raise UserError(
+            f"{value!r} is not an RFM segment.{hint} The segments are: "
+            f"{', '.join(SEGMENT_ACTIONS)}."
+        )
+    return ReachQuery(key, "orders", None, False, _segment(name), f"customers in segment {name}")
 
 
 def _fixed_queries() -> dict[str, ReachQuery]:
@@ -195,6 +229,9 @@ def reach_query(name: str) -> ReachQuery:
     if key in REACH_QUERIES:
         return REACH_QUERIES[key]
     original = " ".join(str(name).split())
+    segment = re.fullmatch(r"customers in segment (?P<value>.+)", key)
+    if segment:
+        return _segment_query(key, original[segment.start("value") :])
     for pattern, (table, column, words) in PATTERNS.items():
         match = re.fullmatch(pattern, key)
         if match:
@@ -213,6 +250,7 @@ def reach_query(name: str) -> ReachQuery:
             )
     known = [*REACH_QUERIES, "weekly orders on <channel>", "weekly orders in <category>"]
     known += ["customers in country <code>", "customers from <acquisition channel>"]
+    known += ["customers in segment <RFM segment>"]
     near = difflib.get_close_matches(key, list(REACH_QUERIES), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
     raise UserError(
@@ -241,7 +279,8 @@ def measure_reach(con: ibis.BaseBackend, name: str, window: ReachWindow) -> Reac
             f"not have; give that initiative's reach as a number, or add the table."
         )
     t = data.table(con, query.table)
-    counted = int(query.count(t, window).execute())
+    result = query.count(t, window)
+    counted = int(result.execute() if isinstance(result, ir.Expr) else result)
     if not query.weekly:
         return Reach(query.name, float(counted), counted, None, query.description)
     first = t.filter(_in_window(t, query.time_column, window))[query.time_column].min().execute()

@@ -1493,6 +1493,27 @@ def anchor_segments(rfm: pd.DataFrame, anchor: RecencyAnchor | int | None) -> pd
     return anchored
 
 
+def rfm_segments(
+    orders: ibis.Table,
+    *,
+    as_of: Any,
+    lapsed_after_days: int = 0,
+    lookback_days: int | None = None,
+    min_orders: int = 1,
+) -> pd.DataFrame:
+    """Every customer's RFM segment as of ``as_of``, by the segmentation report's rule: scores
+    (:func:`rfm_scores`), the segment map (:func:`assign_rfm_segment`) and the lapse floor
+    (:func:`recency_anchor`, from the data unless ``lapsed_after_days`` is given).
+
+    What other reports count when they ask for "customers in segment X".
+    """
+    features = customer_features(
+        orders, as_of=as_of, lookback_days=lookback_days, min_orders=min_orders
+    )
+    anchor = recency_anchor(orders, as_of=as_of, lapsed_after_days=lapsed_after_days)
+    return anchor_segments(assign_rfm_segment(rfm_scores(features)), anchor)
+
+
 def future_value_by_segment(
     orders: ibis.Table,
     *,
