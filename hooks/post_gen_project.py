@@ -29,6 +29,7 @@ ANALYSIS_FILES = {
         "src/{module}/retention.py",
         "src/{module}/acquisition.py",
         "src/{module}/operations.py",
+        "src/{module}/drilldown.py",
         "src/{module}/bgnbd.py",  # LTV; shared with churn
         "tests/test_weekly.py",
         "tests/test_weekly_notebook.py",

@@ -161,10 +161,12 @@ def engine_results(con) -> dict[str, pd.DataFrame]:
         customers=data.table(con, "customers"),
     )
 {%- if cookiecutter.weekly_business_review %}
-    from {{ cookiecutter.module_name }} import operations
+    from {{ cookiecutter.module_name }} import drilldown, operations
 
     series = operations.operations(con, data.analysis_date(con).end).series
     results["operations.series"] = series.reset_index(names="week")
+    for cut in drilldown.drilldown(con, data.analysis_date(con).end):
+        results[f"drilldown.{cut.kind}"] = cut.table.reset_index()
 {%- endif %}
     return results
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import data, sample, weekly
+from {{ cookiecutter.module_name }} import data, operations, sample, weekly
 
 
 def test_the_log_decomposition_adds_up_exactly():
@@ -30,6 +30,18 @@ def test_mix_and_rate_add_up_to_the_change():
     assert split.total.sum() == pytest.approx((w1 * r1).sum() - (w0 * r0).sum(), rel=1e-12)
     assert split.loc["mobile", "rate"] < 0 and split.loc["desktop", "rate"] == 0
     assert split.loc["desktop", "mix"] < 0  # traffic moved away from the better-converting device
+    # by hand: R̄ = (0.0255 + 0.022) / 2 = 0.02375; desktop Δw = -0.1, r̄ = 0.03 → -0.1 × 0.00625
+    assert split.loc["desktop", "mix"] == pytest.approx(-0.000625, rel=1e-9)
+    assert split.loc["tablet", "mix"] == 0  # its share did not move
+    assert split.mix.sum() == pytest.approx((-0.1 * 0.03 + 0.1 * 0.0175), rel=1e-9)  # Σ Δw_i r̄_i
+
+
+def test_a_share_moving_to_a_cut_that_converts_like_the_shop_is_no_mix_effect():
+    w0 = pd.Series({"a": 0.5, "b": 0.5})
+    w1 = pd.Series({"a": 0.3, "b": 0.7})
+    same = pd.Series({"a": 0.02, "b": 0.02})
+    split = weekly.mix_rate(w0, same, w1, same)
+    assert split.mix.abs().max() == pytest.approx(0.0, abs=1e-15)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +87,8 @@ def test_false_alarms_on_anomaly_free_weeks_stay_below_five_percent(tmp_path):
     series = weekly.weekly_series(con, end)
     kpis = [series[c] for c in ("revenue", "orders", "buyers", "sessions", "conversion", "aov")]
     kpis.append(_mobile_conversion(con, end))
+    # the operational metrics raise WBR-2 alerts too, so they count in the rate
+    kpis += [values.dropna() for _, values in operations.operations(con, end).series.items()]
     flags = []
     for kpi in kpis:
         z = weekly.seasonal_scores(kpi).z.iloc[-40:]
@@ -163,3 +177,41 @@ def test_shares_of_the_change_are_quoted_only_when_every_factor_moved_with_reven
         "Average order value (+10.0%) moved most: 91% of the change in log terms."
     )
     assert weekly.driver_sentence(weekly.kpi_tree(base, base)) == "No factor of revenue moved."
+
+
+def _weeks(revenue: list[float]) -> pd.DataFrame:
+    index = pd.date_range("2025-01-06", periods=len(revenue), freq="7D")  # Mondays
+    frame = pd.DataFrame(
+        {"sessions": 1000.0, "buyers": 20.0, "orders": 25.0, "revenue": revenue}, index=index
+    )
+    return weekly.with_factors(frame)
+
+
+def test_a_week_against_the_week_before_last_year_and_its_eight_week_range():
+    revenue = [100.0 + i for i in range(60)]  # 100, 101, ... 159
+    revenue[-1] = 200.0  # the last week jumps above everything before it
+    kpis = {k.kpi: k for k in weekly.kpi_weeks(_weeks(revenue))}
+    last = kpis["revenue"]
+    assert (last.value, last.previous) == (200.0, 158.0)
+    assert last.last_year == 107.0  # row 59 - 52 = row 7
+    assert (last.low, last.high) == (151.0, 158.0)  # rows 51..58
+    assert last.position == "above"
+    assert kpis["sessions"].position == "within"  # flat: within its own range
+    table = weekly.kpi_week_table(list(kpis.values()), "EUR").set_index("KPI")
+    assert table.loc["Revenue", "Change on last year"] == f"{200 / 107 - 1:+.1%}"
+    assert table.loc["Revenue", "Range of the 8 weeks before"] == "€151 – €158"
+    assert weekly.north_star_sentence(_weeks(revenue), "EUR") == (
+        "Week of 23 Feb 2026: revenue €200, +26.6% on the week before, +86.9% on the same "
+        "week last year, above the range of the 8 weeks before (€151 – €158)."
+    )
+
+
+def test_a_short_history_claims_no_last_year_and_no_range():
+    short = _weeks([100.0, 90.0, 95.0])
+    revenue = next(k for k in weekly.kpi_weeks(short) if k.kpi == "revenue")
+    assert (revenue.last_year, revenue.low, revenue.position) == (None, None, None)
+    assert weekly.north_star_sentence(short, "USD") == (
+        "Week of 20 Jan 2025: revenue $95.00, +5.6% on the week before, no data for the same "
+        "week last year."
+    )
+    assert weekly.kpi_weeks(short.iloc[:1]) == []

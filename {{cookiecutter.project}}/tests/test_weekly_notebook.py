@@ -38,3 +38,6 @@ def test_the_last_week_is_on_track_and_the_mobile_drop_week_alerts(project, trut
     assert "Mobile conversion fell" in alerted["decision"]["reason"]
     assert f"Mobile: {drop['step']} fell" in alerted["decision"]["reason"]
     assert alerted["unusual_kpis"]["value"] >= 1
+    page = (project / "drop.ipynb").read_text(encoding="utf-8")
+    assert "By device: conversion went from" in page and "mobile moved it most" in page
+    assert "on the same week last year" in page and "Same week last year" in page

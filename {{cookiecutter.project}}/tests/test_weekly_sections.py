@@ -12,7 +12,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from {{ cookiecutter.module_name }} import acquisition, data, funnel, retention, sample, weekly
+from {{ cookiecutter.module_name }} import (
+    acquisition,
+    data,
+    drilldown,
+    funnel,
+    retention,
+    sample,
+    weekly,
+)
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +329,19 @@ def test_the_sections_agree_on_postgresql(shop, postgres_url):
         # stop a few parts in 1e5 apart
         pd.testing.assert_frame_equal(a.table, b.table, check_dtype=False, rtol=1e-3)
         assert math.isclose(a.monthly_cac.sum().sum(), b.monthly_cac.sum().sum(), rel_tol=1e-9)
+        on_pg, on_duck = drilldown.drilldown(pg, end), drilldown.drilldown(duck, end)
+        assert (
+            [c.kind for c in on_pg]
+            == [c.kind for c in on_duck]
+            == [
+                *drilldown.TRAFFIC_CUTS,
+                *drilldown.ORDER_CUTS,
+            ]
+        )
+        for a_cut, b_cut in zip(on_pg, on_duck, strict=True):
+            pd.testing.assert_frame_equal(
+                a_cut.table.sort_index(), b_cut.table.sort_index(), check_dtype=False
+            )
     finally:
         drop_tables(postgres_url, list(names))
 
@@ -328,3 +349,111 @@ def test_the_sections_agree_on_postgresql(shop, postgres_url):
 def test_section_sentences_render_as_written():
     shown = weekly.what_it_means(["paid_search: costs $37.90 (LTV:CAC 8.1)."]).data
     assert r"paid\_search: costs \$37.90 (LTV:CAC 8.1)." in shown  # brackets stay: \( is maths
+
+
+# ------------------------------------------------------------------------------ drill-down
+
+
+def test_a_pure_mix_shift_by_hand():
+    # Week 1: web 10 orders x 100, app 10 x 50 (AOV 75); week 2: web 5 x 100, app 15 x 50
+    # (AOV 62.50). Baskets did not change within a channel: the whole -12.50 is mix. Everyone
+    # is new in week 1; in week 2 only Alice, whose first order it is.
+    monday = pd.Timestamp("2026-06-01")  # a Monday
+    rows = []
+    for week, (web, app) in enumerate(((10, 10), (5, 15))):
+        for i in range(web + app):
+            rows.append(
+                {
+                    "order_id": f"w{week}-{i}",
+                    "customer_id": "alice" if (week, i) == (1, 0) else f"c{i}",
+                    "ordered_at": monday + pd.Timedelta(days=7 * week + 1, hours=i),
+                    "revenue": 100.0 if i < web else 50.0,
+                    "channel": "web" if i < web else "app",
+                }
+            )
+    con = _duck({"orders": pd.DataFrame(rows)})
+    end = monday + pd.Timedelta(days=14)
+    cuts = {c.kind: c for c in drilldown.drilldown(con, end)}
+    assert set(cuts) == {"channel", "customer"}  # no traffic, no customers.country
+    channel = cuts["channel"]
+    assert (channel.before, channel.after) == (75.0, 62.5)
+    assert channel.table.rate.abs().max() == 0
+    assert channel.table.mix.sum() == pytest.approx(-12.5, abs=1e-12)
+    assert channel.table.numerator_change.to_dict() == {"web": -500.0, "app": 250.0}
+    customer = cuts["customer"].table
+    assert customer.volume_after.to_dict() == {"returning": 19.0, "new": 1.0}
+    assert customer.volume_before.to_dict() == {"returning": 0.0, "new": 20.0}
+    said = drilldown.sentence(channel, "EUR")
+    assert said.startswith("By sales channel: revenue changed −€250; average order value went")
+    assert "+€0.00 from baskets changing within sales channels, −€12.50 from orders" in said
+    assert said.endswith("web moved revenue most (−€500).")
+
+
+def test_mix_and_rate_of_every_cut_add_up_to_the_change(shop):
+    folder, planted = shop
+    for cut in drilldown.drilldown(data.connect(folder), _end(planted)):
+        assert cut.table.total.sum() == pytest.approx(cut.after - cut.before, rel=1e-9), cut.kind
+        assert (cut.table.mix + cut.table.rate).to_numpy() == pytest.approx(cut.table.total)
+
+
+def test_the_planted_mobile_drop_is_a_rate_effect_on_mobile(shop):
+    folder, planted = shop
+    con = data.connect(folder)
+    week = pd.Timestamp(planted["mobile_drop"]["week"])
+    device = drilldown.drilldown(con, week + pd.Timedelta(days=7))[0]
+    assert device.kind == "device" and device.table.index[0] == "mobile"
+    assert device.table.rate.idxmin() == "mobile"
+    assert "mobile moved it most" in drilldown.sentence(device, "USD")
+    # the last complete week: every device converts 8% less, so rate is the change, not mix
+    last = drilldown.drilldown(con, _end(planted))[0]
+    assert abs(last.table.rate.sum()) > 5 * abs(last.table.mix.sum())
+    assert last.table.rate.sum() / last.before == pytest.approx(
+        planted["last_week_conversion_factor"] - 1, abs=0.05
+    )
+
+
+def test_many_cuts_fold_into_one_row_and_still_add_up():
+    frame = pd.DataFrame(
+        {
+            "week": [pd.Timestamp("2026-06-01")] * 12 + [pd.Timestamp("2026-06-08")] * 12,
+            "cut": [f"c{i:02d}" for i in range(12)] * 2,
+            "volume": [10.0 + i for i in range(12)] + [12.0 + 2 * i for i in range(12)],
+            "numerator": [100.0 * (i + 1) for i in range(12)] * 2,
+        }
+    )
+    table = drilldown.split(frame, pd.Timestamp("2026-06-01"), pd.Timestamp("2026-06-08"))
+    assert len(table) == drilldown.MAX_CUTS and table.index[-1] == "5 other cuts"
+    # no cut's orders changed, so the stable order keeps c00..c06 and folds c07..c11
+    before = frame[frame.week == frame.week.min()]
+    after = frame[frame.week == frame.week.max()]
+    change = (
+        after.numerator.sum() / after.volume.sum() - before.numerator.sum() / before.volume.sum()
+    )
+    assert table.total.sum() == pytest.approx(change, rel=1e-12)
+    assert table.loc["5 other cuts", "volume_after"] == after.volume.iloc[-5:].sum()
+
+
+def test_the_drilldown_says_why_it_is_missing():
+    assert drilldown.sentences([], "USD") == [
+        "No drill-down: the data holds fewer than two complete weeks before the analysis date."
+    ]
+
+
+def test_an_unusual_operational_metric_raises_the_investigate_verdict(shop, tmp_path):
+    folder, planted = shop
+    end = _end(planted)
+    # four times the support contacts in the last complete week (the sample's ~30 contacts a
+    # week swing by half from week to week, so doubling is within the usual range)
+    contacts = pd.read_parquet(folder / "support_contacts.parquet")
+    last = pd.Timestamp(planted["last_complete_week"])
+    week = contacts[(contacts.contacted_at >= last) & (contacts.contacted_at < end)]
+    again = [week.assign(contact_id=week.contact_id + f"-again{k}") for k in range(3)]
+    for path in folder.glob("*.parquet"):
+        if path.name != "support_contacts.parquet":
+            (tmp_path / path.name).symlink_to(path)
+    pd.concat([contacts, *again]).to_parquet(tmp_path / "support_contacts.parquet")
+    result = weekly.review(data.connect(tmp_path), end)
+    assert result.decision.rule == "WBR-2"
+    said = "Support contacts per 100 orders rose"
+    assert any(a.startswith(said) for a in result.alerts), result.alerts
+    assert said in result.decision.reason

@@ -236,6 +236,15 @@ def sentences(ops: Operations) -> list[str]:
     return points + ops.missing
 
 
+def alerts(ops: Operations) -> list[str]:
+    """Each metric outside its usual range in the last complete week, in the words of the KPI
+    alerts ("Refund rate rose 60% above its usual level."): they join the review's WBR-2."""
+    return [
+        weekly.anomaly_sentence(METRICS[key][0], row.value, row.baseline, bool(row.seasonal))
+        for key, row in ops.scores[ops.scores.unusual].iterrows()
+    ]
+
+
 def unusual(ops: Operations) -> list[str]:
     """Labels of the metrics outside their usual range in the last complete week."""
     return [METRICS[key][0] for key in ops.scores.index[ops.scores.unusual]]

@@ -7,9 +7,9 @@ A change between two weeks is split with logarithms (methods.md): each factor's 
 and rate with the symmetric shift-share. Engine-side queries are portable Ibis expressions.
 ``review`` also gathers the funnel step that moved (``funnel``, told with a KPI alert) and the
 channels whose LTV:CAC is below 1 (``acquisition``, rule WBR-3); cohorts and repeat buying are
-in ``retention``; refunds, deliveries and support contacts in ``operations``.
-
-Not computed yet: the drill-down of the change by channel, device, country and new/returning.
+in ``retention``; refunds, deliveries and support contacts in ``operations``; the drill-down
+of the change by device, traffic source, sales channel, country and new/returning (mix vs rate)
+in ``drilldown``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import _project, acquisition, data, funnel
+from . import _project, acquisition, data, drilldown, funnel
+from . import operations as operations_
 from .decisions import Decision
 
 FACTORS = ("sessions", "conversion", "orders_per_buyer", "aov")
@@ -112,12 +113,19 @@ def mix_rate(
     weight_before: pd.Series, rate_before: pd.Series, weight_after: pd.Series, rate_after: pd.Series
 ) -> pd.DataFrame:
     """Symmetric shift-share of R = Σ w_i r_i (w: shares that sum to 1): per cut, the mix part
-    Δw_i · r̄_i and the rate part w̄_i · Δr_i; together they add up to ΔR exactly."""
+    Δw_i · (r̄_i − R̄) and the rate part w̄_i · Δr_i; together they add up to ΔR exactly.
+
+    The mix parts sum to Σ Δw_i · r̄_i (methods.md) because the shares' changes sum to zero; the
+    overall average R̄ is taken off each cut so that traffic moving into a cut that converts like
+    the shop as a whole is no effect, and a cut is named for mix only when it converts unlike the
+    rest (without it, every cut that lost share would look like it pulled the ratio down)."""
     cuts = weight_before.index.union(weight_after.index)
     w0, w1 = weight_before.reindex(cuts, fill_value=0.0), weight_after.reindex(cuts, fill_value=0.0)
     r0, r1 = rate_before.reindex(cuts).fillna(0.0), rate_after.reindex(cuts).fillna(0.0)
+    overall = ((w0 * r0).sum() + (w1 * r1).sum()) / 2
     out = pd.DataFrame(
-        {"mix": (w1 - w0) * (r0 + r1) / 2, "rate": (w0 + w1) / 2 * (r1 - r0)}, index=cuts
+        {"mix": (w1 - w0) * ((r0 + r1) / 2 - overall), "rate": (w0 + w1) / 2 * (r1 - r0)},
+        index=cuts,
     )
     out["total"] = out.mix + out.rate
     return out.sort_values("total", key=np.abs, ascending=False)
@@ -245,6 +253,8 @@ class Review:
     funnel_counts: pd.DataFrame = field(default_factory=pd.DataFrame)  # funnel.weekly_counts
     funnel: pd.DataFrame = field(default_factory=pd.DataFrame)  # funnel.last_week_scores
     economics: acquisition.Economics | None = None  # None: no spend or acquisition channels
+    cuts: list[drilldown.CutSplit] = field(default_factory=list)  # the drill-down by cut
+    operations: operations_.Operations | None = None  # refunds, deliveries, support contacts
 
     @property
     def funnel_sentence(self) -> str:
@@ -285,9 +295,11 @@ def review(
     ltv_months: int = 12,
     annual_discount: float = 0.1,
 ) -> Review:
-    """The KPI tree of the last complete week before ``end``, its unusual KPIs, the funnel, the
-    acquisition economics (``acquisition.economics`` with these parameters) and the verdict."""
+    """The KPI tree of the last complete week before ``end``, its unusual KPIs and operational
+    metrics (each one a WBR-2 alert), the funnel, the drill-down by cut, the acquisition
+    economics (``acquisition.economics`` with these parameters) and the verdict."""
     series = weekly_series(con, end)
+    ops = operations_.operations(con, end)
     counts = funnel.weekly_counts(con, end)
     scores = funnel.last_week_scores(counts)
     econ = acquisition.economics(
@@ -300,7 +312,8 @@ def review(
         annual_discount=annual_discount,
     )
     if len(series) < 2:
-        return Review(series, None, [], decide(None, []), counts, scores, econ)
+        return Review(series, None, [], decide(None, []), counts, scores, econ, [], ops)
+    cuts = drilldown.drilldown(con, end)
     tree = kpi_tree(series.iloc[-2], series.iloc[-1])
     columns = {label: series[key] for key, label in KPI_LABELS.items()}
     for device, values in device_conversion(con, end).items():
@@ -311,10 +324,123 @@ def review(
         last = scored.iloc[-1] if len(scored) else None
         if last is not None and abs(last.z) > ROBUST_Z:
             alerts.append(anomaly_sentence(label, last.value, last.baseline, last.seasonal))
+    alerts += operations_.alerts(ops)
     moved = funnel.step_sentence(scores) if funnel.moved_step(scores) is not None else None
     low = econ.low_ltv_cac if econ is not None else []
     verdict = decide(tree, alerts, low, weeks=len(series), moved_step=moved)
-    return Review(series, tree, alerts, verdict, counts, scores, econ)
+    return Review(series, tree, alerts, verdict, counts, scores, econ, cuts, ops)
+
+
+RANGE_WEEKS = 8  # the trailing range a week is read against
+KPI_KINDS = {  # how each KPI is written
+    "revenue": "money",
+    "orders": "count",
+    "buyers": "count",
+    "sessions": "count",
+    "conversion": "share",
+    "aov": "money",
+}
+
+
+@dataclass(frozen=True)
+class KpiWeek:
+    """One KPI of the last complete week against the week before, the same week last year and
+    the range of the ``RANGE_WEEKS`` weeks before it."""
+
+    kpi: str
+    value: float
+    previous: float
+    last_year: float | None  # None: the data does not reach back 52 weeks
+    low: float | None  # None: fewer than RANGE_WEEKS earlier weeks
+    high: float | None
+
+    @property
+    def position(self) -> str | None:
+        """'within', 'above' or 'below' the trailing range (None without one)."""
+        if self.low is None or self.high is None:
+            return None
+        return "above" if self.value > self.high else "below" if self.value < self.low else "within"
+
+
+def kpi_weeks(series: pd.DataFrame) -> list[KpiWeek]:
+    """Each KPI of the last row of ``weekly_series`` against the row before, the row 52 weeks
+    earlier (same weekday, so the same week of the year within a day) and the range of the
+    ``RANGE_WEEKS`` rows before it."""
+    if len(series) < 2:
+        return []
+    week = series.index[-1]
+    year_ago = week - pd.Timedelta(weeks=52)
+    earlier = series.iloc[-1 - RANGE_WEEKS : -1] if len(series) > RANGE_WEEKS else None
+    out = []
+    for key in KPI_KINDS:
+        values = series[key]
+        last_year = float(values[year_ago]) if year_ago in values.index else None
+        low = float(earlier[key].min()) if earlier is not None else None
+        high = float(earlier[key].max()) if earlier is not None else None
+        out.append(
+            KpiWeek(key, float(values.iloc[-1]), float(values.iloc[-2]), last_year, low, high)
+        )
+    return out
+
+
+def _written(value: float | None, kind: str, currency: str) -> str:
+    from .formats import format_money
+
+    if value is None or pd.isna(value):
+        return "–"
+    if kind == "money":
+        return format_money(value, currency, 2 if abs(value) < 100 else 0)
+    if kind == "share":
+        return f"{value:.2%}"
+    return f"{value:,.0f}"
+
+
+def _relative(value: float, reference: float | None) -> str:
+    if reference is None or not reference or pd.isna(reference):
+        return "–"
+    return f"{value / reference - 1:+.1%}"
+
+
+def kpi_week_table(kpis: list[KpiWeek], currency: str) -> pd.DataFrame:
+    """The KPIs as text for the page (they are written in different units)."""
+    rows = []
+    for k in kpis:
+        kind = KPI_KINDS[k.kpi]
+        rows.append(
+            {
+                "KPI": KPI_LABELS[k.kpi],
+                "Last week": _written(k.value, kind, currency),
+                "Week before": _written(k.previous, kind, currency),
+                "Change": _relative(k.value, k.previous),
+                "Same week last year": _written(k.last_year, kind, currency),
+                "Change on last year": _relative(k.value, k.last_year),
+                f"Range of the {RANGE_WEEKS} weeks before": "–"
+                if k.low is None
+                else f"{_written(k.low, kind, currency)} – {_written(k.high, kind, currency)}",
+                "Against that range": k.position or "–",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def north_star_sentence(series: pd.DataFrame, currency: str) -> str:
+    """'Week of 22 Jun 2026: revenue $66.0k, -0.2% on the week before, +4.1% on the same week
+    last year, within the range of the 8 weeks before ($58.1k – $71.9k).'"""
+    revenue = next(k for k in kpi_weeks(series) if k.kpi == "revenue")
+    parts = [
+        f"Week of {series.index[-1]:%d %b %Y}: revenue "
+        f"{_written(revenue.value, 'money', currency)}, "
+        f"{_relative(revenue.value, revenue.previous)} on the week before"
+    ]
+    if revenue.last_year is None:
+        parts.append("no data for the same week last year")
+    else:
+        parts.append(f"{_relative(revenue.value, revenue.last_year)} on the same week last year")
+    if revenue.position is not None:
+        span = f"{_written(revenue.low, 'money', currency)} – "
+        span += _written(revenue.high, "money", currency)
+        parts.append(f"{revenue.position} the range of the {RANGE_WEEKS} weeks before ({span})")
+    return ", ".join(parts) + "."
 
 
 def factor_table(tree: TreeChange) -> pd.DataFrame:
@@ -364,18 +490,12 @@ def driver_sentence(tree: TreeChange) -> str:
 
 def summary_points(result: Review, currency: str) -> list[str]:
     """The executive summary's sentences."""
-    from .formats import format_money, md_escape
+    from .formats import md_escape
 
     if result.tree is None:
         return ["No complete week of data before the analysis date."]
-    week = result.series.index[-1]
     tree = result.tree
-    points = [
-        f"Week of {week:%d %b %Y}: revenue "
-        f"{md_escape(format_money(result.series.revenue.iloc[-1], currency))}"
-        f", {tree.relative:+.1%} on the previous week.",
-        driver_sentence(tree),
-    ]
+    points = [md_escape(north_star_sentence(result.series, currency)), driver_sentence(tree)]
     if result.alerts:
         points += result.alerts
         if funnel.moved_step(result.funnel) is not None:
