@@ -1,7 +1,8 @@
 """Regenerate the gallery: the default project's notebooks executed on its sample data.
 
-Bakes the default project into build/gallery, runs its reports with the given virtualenv and
-copies the executed notebooks into the kit's top-level notebooks/ folder, where the repository
+Bakes the default project into build/gallery, runs its reports in the project's own .venv (as a
+PM's project does: `uv sync`, with the uv of the kit's virtualenv; nothing is installed into the
+kit's virtualenv) and copies the executed notebooks into the kit's top-level notebooks/ folder, where the repository
 page shows them. tests/test_gallery.py fails when their code drifts from the template's.
 """
 
@@ -18,7 +19,7 @@ KIT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venv", default=str(KIT / ".venv"), help="virtualenv to run with")
+    parser.add_argument("--venv", default=str(KIT / ".venv"), help="the kit's virtualenv (bakes, lends uv)")
     parser.add_argument("--out", default=str(KIT / "notebooks"), help="where the gallery goes")
     parser.add_argument("--build", default=str(KIT / "build" / "gallery"), help="scratch folder")
     args = parser.parse_args()
@@ -41,7 +42,9 @@ def main() -> int:
         check=True,
     )
     project = build / "shop-insights"
-    subprocess.run(["make", "-C", str(project), "reports", f"VENV={venv}"], check=True)
+    uv = venv / "bin" / "uv"
+    own = ["VENV=.venv", *([f"UV={uv}"] if uv.exists() else [])]  # else the project's pip path
+    subprocess.run(["make", "-C", str(project), "reports", *own], check=True)
     gallery = Path(args.out).absolute()
     gallery.mkdir(exist_ok=True)
     for old in gallery.glob("*.ipynb"):
