@@ -2,8 +2,9 @@
 
 Bakes the default project into build/gallery, runs its reports in the project's own .venv (as a
 PM's project does: `uv sync`, with the uv of the kit's virtualenv; nothing is installed into the
-kit's virtualenv) and copies the executed notebooks into the kit's top-level notebooks/ folder, where the repository
-page shows them. tests/test_gallery.py fails when their code drifts from the template's.
+kit's virtualenv) and copies the executed notebooks into the kit's top-level notebooks/ folder,
+where the repository page shows them. tests/test_gallery.py fails when their code drifts from
+the template's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ KIT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venv", default=str(KIT / ".venv"), help="the kit's virtualenv (bakes, lends uv)")
+    parser.add_argument(
+        "--venv", default=str(KIT / ".venv"), help="the kit's virtualenv (bakes, lends uv)"
+    )
     parser.add_argument("--out", default=str(KIT / "notebooks"), help="where the gallery goes")
     parser.add_argument("--build", default=str(KIT / "build" / "gallery"), help="scratch folder")
     args = parser.parse_args()
