@@ -65,17 +65,14 @@ def make(
     project: Path,
     *targets: str,
     timeout: int = 1800,
-    own_venv: bool = False,
     env: dict[str, str] | None = None,
     **variables: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the baked project's own Makefile, reusing the kit's virtualenv; with ``own_venv`` the
-    project installs its own `.venv` the way a PM's first `make` does with uv on the PATH
-    (`uv sync` to the project's uv.lock; the kit's virtualenv provides uv)."""
-    if not own_venv:
-        variables = {"VENV": str(VENV), **variables}
+    """Run the baked project's own Makefile the way a PM's first `make` does with uv on the PATH:
+    the project installs its own `.venv` (`uv sync` to its uv.lock; the kit's virtualenv only
+    lends uv), so nothing a kit test bakes is ever installed into the kit's virtualenv."""
     args = [f"{k}={v}" for k, v in variables.items()]
-    path = {"PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"} if own_venv else {}
+    path = {"PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(project), *targets, *args],
         env=clean_env(**path, **(env or {})),

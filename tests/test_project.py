@@ -60,7 +60,7 @@ def git_status(project: Path) -> str:
 @pytest.fixture(scope="module")
 def default_project():
     with baked(**FULL) as project:
-        assert_ok(make(project, "setup", own_venv=True))  # uv sync to its uv.lock
+        assert_ok(make(project, "setup"))  # uv sync to its uv.lock
         yield project
 
 
@@ -74,7 +74,7 @@ def test_pre_commit_is_installed_by_setup_and_clean_on_the_first_commit(default_
 
 
 def test_make_help_lists_every_target_with_its_description(default_project):
-    done = make(default_project, own_venv=True)  # help is the default goal
+    done = make(default_project)  # help is the default goal
     assert_ok(done)
     listed = set(re.findall(r"make (\w+)", done.stdout))
     makefile = (default_project / "Makefile").read_text()
@@ -83,11 +83,9 @@ def test_make_help_lists_every_target_with_its_description(default_project):
 
 
 def test_make_data_then_validate_passes(default_project):
-    assert_ok(
-        make(default_project, "data", own_venv=True)
-    )  # the default size: the planted-truth tests need it
+    assert_ok(make(default_project, "data"))  # the default size: the planted-truth tests need it
     assert (default_project / "data/sample/truth.json").is_file()
-    done = make(default_project, "validate", own_venv=True)
+    done = make(default_project, "validate")
     assert_ok(done)
 
 
@@ -98,11 +96,11 @@ def test_a_new_report_then_make_test_passes_in_the_baked_project(default_project
     assert_ok(created)
     skeleton = (default_project / "notebooks/weekly_kpis.ipynb").read_text()
     assert 'currency: str = \\"EUR\\"' in skeleton and "from acme_reports import" in skeleton
-    assert_ok(make(default_project, "test", ARGS="-q -p no:cacheprovider", own_venv=True))
+    assert_ok(make(default_project, "test", ARGS="-q -p no:cacheprovider"))
 
 
 def test_make_reports_writes_every_report_and_points_latest_at_it(default_project):
-    assert_ok(make(default_project, "reports", own_venv=True))
+    assert_ok(make(default_project, "reports"))
     summary = latest_summary(default_project)
     assert set(summary["notebooks"]) == {*ANALYSES, "weekly_kpis"}
     kpis = summary["notebooks"]["weekly_kpis"]["metrics"]["revenue"]
@@ -175,7 +173,7 @@ def test_a_single_analysis_project_tests_and_reports(only):
         # in its own .venv, installed by uv from the project's uv.lock (the kit's virtualenv only
         # lends uv); the slow statistical and notebook-variant checks ran in the full project above
         args = '-q -rA -p no:cacheprovider -m "not slow"'
-        tested = make(project, "test", ARGS=args, own_venv=True)
+        tested = make(project, "test", ARGS=args)
         assert_ok(tested)
         assert "uv sync" in tested.stdout and (project / ".venv" / "bin" / "python").exists()
         # its own test_reports ran the runner over the one report (`make reports` itself is run
@@ -193,7 +191,6 @@ def test_a_spark_backed_project_runs_its_spark_tests_for_real():
             project,
             "test",
             ARGS="-q -p no:cacheprovider -m spark -rs",
-            own_venv=True,
             env={"SHOP_REQUIRE_SPARK": "1"},
         )
         assert_ok(done)
