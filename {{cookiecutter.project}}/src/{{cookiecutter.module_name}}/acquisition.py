@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import bgnbd, data, weekly
+from .errors import UserError
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 365.25 / 12
@@ -227,9 +228,9 @@ def economics(
     """CAC, LTV, LTV:CAC and payback per channel over the last ``window_weeks`` complete weeks;
     None when the data has no spend or no acquisition channels (``missing_sentence``)."""
     if not 0 < margin <= 1:
-        raise ValueError(f"margin must be a share in (0, 1]; got {margin!r}.")
+        raise UserError(f"margin must be a share in (0, 1]; got {margin!r}.")
     if window_weeks < 1 or months < 1:
-        raise ValueError("window_weeks and months must be at least 1.")
+        raise UserError("window_weeks and months must be at least 1.")
     if not available(con):
         return None
     counts, start, stop = window_counts(con, end, window_weeks)

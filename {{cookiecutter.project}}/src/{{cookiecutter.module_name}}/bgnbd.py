@@ -26,6 +26,8 @@ import pandas as pd
 from scipy import optimize, special
 from statsmodels.tools import numdiff
 
+from .errors import UserError
+
 TIME_UNITS = ("days", "weeks")
 _BOUND = 12.0  # log-parameters stay in [-12, 12]: far beyond any real shop, safe from overflow
 
@@ -72,9 +74,9 @@ def _as_float_array(values: ArrayLike, name: str) -> np.ndarray:
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim != 1:
-        raise ValueError(f"{name} must be one value per customer (a 1-D list or Series).")
+        raise UserError(f"{name} must be one value per customer (a 1-D list or Series).")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} has missing or infinite values; every customer needs one.")
+        raise UserError(f"{name} has missing or infinite values; every customer needs one.")
     return array
 
 
@@ -84,7 +86,7 @@ def _check_inputs(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> tuple[np.ndarra
     try:
         x, t_x, T = np.broadcast_arrays(x, t_x, T)
     except ValueError as error:
-        raise ValueError(
+        raise UserError(
             f"x, t_x and T must have one value per customer; got lengths {x.size}, "
             f"{t_x.size} and {T.size}."
         ) from error
@@ -98,15 +100,13 @@ def _check_inputs(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> tuple[np.ndarra
     for bad, message in checks:
         if np.any(bad):
             i = int(np.argmax(bad))
-            raise ValueError(
-                f"{message}; customer #{i} has x={x[i]:g}, t_x={t_x[i]:g}, T={T[i]:g}."
-            )
+            raise UserError(f"{message}; customer #{i} has x={x[i]:g}, t_x={t_x[i]:g}, T={T[i]:g}.")
     return x, np.minimum(t_x, T), T
 
 
 def _check_time_unit(time_unit: str) -> str:
     if time_unit not in TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {TIME_UNITS}, got {time_unit!r}.")
+        raise UserError(f"time_unit must be one of {TIME_UNITS}, got {time_unit!r}.")
     return time_unit
 
 
@@ -208,14 +208,14 @@ def fit_bgnbd(
     _check_time_unit(time_unit)
     x, t_x, T = _check_inputs(x, t_x, T)
     if x.size < 10:
-        raise ValueError(f"BG/NBD needs at least 10 customers to fit; got {x.size}.")
+        raise UserError(f"BG/NBD needs at least 10 customers to fit; got {x.size}.")
     if not np.any(x > 0):
-        raise ValueError(
+        raise UserError(
             "No customer has a repeat purchase, so the BG/NBD dropout cannot be estimated; "
             "use a longer history (an earlier first date) or skip the BG/NBD baseline."
         )
     if np.all(T <= 0):
-        raise ValueError("Every customer has age T = 0; use a cutoff after the first purchases.")
+        raise UserError("Every customer has age T = 0; use a cutoff after the first purchases.")
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         loglik, grad = _loglik_and_grad(log_params, x, t_x, T)
@@ -303,7 +303,7 @@ def p_no_purchase(
     Gamma is ((alpha + T) / (alpha + T + h))^(r + x).
     """
     if not np.isfinite(horizon) or horizon <= 0:
-        raise ValueError(f"horizon must be a positive time in {params.time_unit}; got {horizon}.")
+        raise UserError(f"horizon must be a positive time in {params.time_unit}; got {horizon}.")
     x, t_x, T = _check_inputs(x, t_x, T)
     alive = p_alive(params, x, t_x, T)
     r, alpha = params.r, params.alpha
@@ -319,7 +319,7 @@ def expected_purchases(
     With x = t_x = T = 0 it is the unconditional E[X(horizon)] of a new customer (eq. 9).
     """
     if not np.isfinite(horizon) or horizon < 0:
-        raise ValueError(f"horizon must be a time >= 0 in {params.time_unit}; got {horizon}.")
+        raise UserError(f"horizon must be a time >= 0 in {params.time_unit}; got {horizon}.")
     x, t_x, T = _check_inputs(x, t_x, T)
     r, alpha, a, b = params.as_tuple()
     c = a + b + x - 1
@@ -398,17 +398,17 @@ def _check_spend_inputs(frequency: ArrayLike, mean_spend: ArrayLike) -> tuple[np
     x = _as_float_array(frequency, "frequency")
     m = _as_float_array(mean_spend, "mean_spend")
     if x.size != m.size:
-        raise ValueError(
+        raise UserError(
             f"frequency and mean_spend need one value per customer; got {x.size} and {m.size}."
         )
     if np.any(x <= 0):
-        raise ValueError(
+        raise UserError(
             "Gamma-Gamma uses customers with at least one repeat purchase (frequency > 0); "
             "filter the others out first."
         )
     if np.any(m <= 0):
         i = int(np.argmax(m <= 0))
-        raise ValueError(f"mean_spend must be > 0; customer #{i} has {m[i]:g}.")
+        raise UserError(f"mean_spend must be > 0; customer #{i} has {m[i]:g}.")
     return x, m
 
 
@@ -462,7 +462,7 @@ def fit_gamma_gamma(frequency: ArrayLike, mean_spend: ArrayLike) -> GammaGammaPa
     """
     x, m = _check_spend_inputs(frequency, mean_spend)
     if x.size < 10:
-        raise ValueError(f"Gamma-Gamma needs at least 10 repeat customers; got {x.size}.")
+        raise UserError(f"Gamma-Gamma needs at least 10 repeat customers; got {x.size}.")
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         loglik, grad = _gg_loglik_and_grad(log_params, x, m)
@@ -494,15 +494,15 @@ def expected_spend(
     """
     p, q, v = params
     if q <= 1:
-        raise ValueError(
+        raise UserError(
             f"The fitted Gamma-Gamma q is {q:.3g} <= 1, so the mean spend is not finite; "
             "use the recent-spend value instead."
         )
     x = _as_float_array(frequency, "frequency")
     m = _as_float_array(mean_spend, "mean_spend")
     if x.size != m.size:
-        raise ValueError("frequency and mean_spend need one value per customer.")
+        raise UserError("frequency and mean_spend need one value per customer.")
     if np.any(x < 0):
-        raise ValueError("frequency must be >= 0.")
+        raise UserError("frequency must be >= 0.")
     m = np.where(x > 0, m, 0.0)
     return p * (v + x * m) / (p * x + q - 1)

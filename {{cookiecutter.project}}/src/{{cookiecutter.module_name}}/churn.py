@@ -44,6 +44,7 @@ from . import bgnbd
 from .config import write_atomically
 from .data import fetch
 from .decisions import Decision
+from .errors import UserError
 from .formats import md_escape
 
 SECONDS_PER_DAY = 86_400
@@ -123,24 +124,24 @@ def _timestamp(value: Any, name: str) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a date such as '2024-06-30'; got {value!r}.") from error
+        raise UserError(f"{name} must be a date such as '2024-06-30'; got {value!r}.") from error
     if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date such as '2024-06-30'; got {value!r}.")
+        raise UserError(f"{name} must be a date such as '2024-06-30'; got {value!r}.")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _whole_days(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a whole number of days, e.g. 60; got {value!r}.")
+        raise UserError(f"{name} must be a whole number of days, e.g. 60; got {value!r}.")
     if not math.isfinite(value) or value != int(value) or value < 1:
-        raise ValueError(f"{name} must be a whole number of days >= 1, e.g. 60; got {value!r}.")
+        raise UserError(f"{name} must be a whole number of days >= 1, e.g. 60; got {value!r}.")
     return int(value)
 
 
 def _require_columns(table: ibis.Table, table_name: str, columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The {table_name} table lacks the column(s) {', '.join(missing)}; it has "
             f"{', '.join(table.columns)}. Map your export onto the data contract first."
         )
@@ -153,7 +154,7 @@ def _with_timestamp(table: ibis.Table, table_name: str, column: str) -> ibis.Tab
         return table
     if dtype.is_date():
         return table.mutate(**{column: table[column].cast("timestamp")})
-    raise ValueError(
+    raise UserError(
         f"{table_name}.{column} must hold timestamps, but its type is {dtype}. Load the data "
         "with the package's loader (which parses dates) or cast the column."
     )
@@ -168,7 +169,7 @@ def _literal(stamp: pd.Timestamp, column: ibis.Column) -> ibis.Scalar:
 
 def _orders(orders: ibis.Table) -> ibis.Table:
     if not isinstance(orders, ibis.Table):
-        raise ValueError(
+        raise UserError(
             "orders must be an Ibis table (e.g. ibis.memtable(df) or a backend table), "
             f"got {type(orders).__name__}."
         )
@@ -179,7 +180,7 @@ def _orders(orders: ibis.Table) -> ibis.Table:
 
 def _sessions(sessions: ibis.Table) -> ibis.Table:
     if not isinstance(sessions, ibis.Table):
-        raise ValueError(f"sessions must be an Ibis table or None, got {type(sessions).__name__}.")
+        raise UserError(f"sessions must be an Ibis table or None, got {type(sessions).__name__}.")
     _require_columns(sessions, "sessions", ("visitor_id", "started_at", "added_to_cart"))
     return _with_timestamp(sessions, "sessions", "started_at")
 
@@ -199,7 +200,7 @@ def _order_span(orders: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp, int]:
         first=orders.ordered_at.min(), last=orders.ordered_at.max(), n=orders.count()
     ).execute()
     if int(span["n"].iloc[0]) == 0:
-        raise ValueError("The orders table is empty; load orders before predicting churn.")
+        raise UserError("The orders table is empty; load orders before predicting churn.")
     first, last = (_timestamp(span[c].iloc[0], c) for c in ("first", "last"))
     return first, last, int(span["n"].iloc[0])
 
@@ -235,11 +236,11 @@ def suggest_horizon(orders: ibis.Table, *, as_of: Any, quantile: float = 0.8) ->
     (days, explanation) where the explanation is one plain sentence for a PM.
     """
     if not 0.5 <= quantile < 1:
-        raise ValueError(f"quantile must be between 0.5 and 1 (e.g. 0.8); got {quantile}.")
+        raise UserError(f"quantile must be between 0.5 and 1 (e.g. 0.8); got {quantile}.")
     histogram = inter_purchase_days(orders, as_of=as_of)
     total = int(histogram["repeat_purchases"].sum())
     if total < 20:
-        raise ValueError(
+        raise UserError(
             f"Only {total} repeat purchases up to {_timestamp(as_of, 'as_of'):%Y-%m-%d}: too "
             "few to suggest a horizon. "
             "Set horizon_days yourself (e.g. 60) or load a longer order history."
@@ -417,14 +418,14 @@ def build_features(
     raw = fetch(table)  # one row per customer: Arrow's conversion, seconds faster at 1M
     if raw.empty:
         first, _last, _n = _order_span(orders)
-        raise ValueError(
+        raise UserError(
             f"No orders on or before the cutoff {cutoff:%Y-%m-%d}; the orders start on "
             f"{first:%Y-%m-%d}. Choose a later cutoff (or as_of)."
         )
     features = _derive_features(raw, _epoch_days(cutoff), share_columns, sessions is not None)
     keep = features["tenure_days"] >= min_history_days
     if not keep.any():
-        raise ValueError(
+        raise UserError(
             f"No customer at {cutoff:%Y-%m-%d} has at least {min_history_days} days of history; "
             "lower min_history_days or choose another cutoff."
         )
@@ -442,7 +443,7 @@ def within_recency(
     kept = features[features["recency_days"] <= max_recency_days]
     if kept.empty:
         when = f" at {_timestamp(cutoff, 'cutoff'):%Y-%m-%d}" if cutoff is not None else ""
-        raise ValueError(
+        raise UserError(
             f"No customer{when} has a last order within max_recency_days={max_recency_days}; "
             "raise max_recency_days (0 keeps everyone) or choose another cutoff."
         )
@@ -454,7 +455,7 @@ def _check_day_limit(value: Any, name: str, *, allow_none: bool) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
         hint = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a whole number of days >= 0{hint}; got {value!r}.")
+        raise UserError(f"{name} must be a whole number of days >= 0{hint}; got {value!r}.")
 
 
 def _sessions_cover(sessions: ibis.Table, cutoff: pd.Timestamp) -> bool:
@@ -558,12 +559,10 @@ def build_labels(orders: ibis.Table, *, cutoff: Any, horizon_days: int) -> pd.Se
     )
     frame = labelled.execute()
     if frame.empty:
-        raise ValueError(
-            f"No orders on or before the cutoff {cutoff:%Y-%m-%d}; choose a later one."
-        )
+        raise UserError(f"No orders on or before the cutoff {cutoff:%Y-%m-%d}; choose a later one.")
     _first, last, _n = _order_span(orders)
     if last <= cutoff:
-        raise ValueError(
+        raise UserError(
             f"The orders end on {last:%Y-%m-%d}, before the cutoff {cutoff:%Y-%m-%d}, so nobody "
             "can be seen returning. Choose a cutoff at least one horizon before the last order."
         )
@@ -585,7 +584,7 @@ def time_split(
 
     Train cutoff = as_of - 2 * horizon, evaluation cutoff = as_of - horizon, so the evaluation
     labels are fully observed by ``as_of``. ``sessions``, ``min_history_days`` and
-    ``max_recency_days`` are passed to ``build_features``. Raises ``ValueError`` when the
+    ``max_recency_days`` are passed to ``build_features``. Raises ``UserError`` when the
     history before the training cutoff is shorter than one horizon, when the orders stop well
     before ``as_of``, or when (nearly) everyone or nobody churned in either split.
     """
@@ -597,7 +596,7 @@ def time_split(
     first, last, _n = _order_span(orders)
     if first > train_cutoff - horizon:
         have = max(0, (as_of - first).days)
-        raise ValueError(
+        raise UserError(
             f"The order history is too short for a {horizon_days}-day horizon: the orders start "
             f"on {first:%Y-%m-%d}, {have} days before as_of {as_of:%Y-%m-%d}, but a time split "
             f"needs {3 * horizon_days} days (one horizon of history before the training cutoff, "
@@ -605,7 +604,7 @@ def time_split(
             "horizon_days or load a longer history."
         )
     if last < as_of - pd.Timedelta(days=DATA_END_TOLERANCE_DAYS):
-        raise ValueError(
+        raise UserError(
             f"The orders end on {last:%Y-%m-%d}, {(as_of - last).days} days before as_of "
             f"{as_of:%Y-%m-%d}: customers would look churned only because the data stops. Set "
             f"as_of to {(last + pd.Timedelta(days=1)):%Y-%m-%d} or load newer orders."
@@ -638,17 +637,17 @@ def _check_both_classes(labels: pd.Series, split: str, cutoff: pd.Timestamp, hor
     churned, stayed = int(labels.sum()), int((labels == 0).sum())
     where = f"In the {split} split (cutoff {cutoff:%Y-%m-%d}, {horizon}-day horizon)"
     if stayed == 0:
-        raise ValueError(
+        raise UserError(
             f"{where} every one of the {churned:,} customers churned, so there is nothing to "
             "learn. Use a longer horizon_days, or check that the orders after the cutoff loaded."
         )
     if churned == 0:
-        raise ValueError(
+        raise UserError(
             f"{where} nobody churned ({stayed:,} customers all ordered again), so there is "
             "nothing to learn. Use a shorter horizon_days."
         )
     if min(churned, stayed) < MIN_CLASS_SIZE:
-        raise ValueError(
+        raise UserError(
             f"{where} only {churned:,} customers churned and {stayed:,} stayed; at least "
             f"{MIN_CLASS_SIZE} of each are needed to train and score a model. Change "
             "horizon_days or use more customers."
@@ -718,15 +717,15 @@ def train_model(
     A fitted scikit-learn classifier (``predict_proba``; use ``predict_churn`` to score).
     """
     if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}; got {model!r}.")
+        raise UserError(f"model must be one of {MODELS}; got {model!r}.")
     if calibration not in CALIBRATIONS:
-        raise ValueError(f"calibration must be one of {CALIBRATIONS}; got {calibration!r}.")
+        raise UserError(f"calibration must be one of {CALIBRATIONS}; got {calibration!r}.")
     X, y = _check_xy(X, y)
     # A column without any value teaches nothing (and gradient boosting cannot bin it): drop it;
     # predict_churn aligns later data to the columns the model kept.
     X = X.drop(columns=[c for c in X.columns if X[c].isna().all()])
     if X.shape[1] == 0:
-        raise ValueError("Every feature column is empty; check the orders table has data.")
+        raise UserError("Every feature column is empty; check the orders table has data.")
     if len(X) > max_rows:
         X, _X_rest, y, _y_rest = train_test_split(
             X, y, train_size=max_rows, stratify=y, random_state=random_state
@@ -752,18 +751,18 @@ def _calibration_folds(y: pd.Series, random_state: int) -> Any:
 
 def _check_xy(X: pd.DataFrame, y: Any) -> tuple[pd.DataFrame, pd.Series]:
     if not isinstance(X, pd.DataFrame):
-        raise ValueError("X must be a DataFrame of features (e.g. TimeSplit.X_train).")
+        raise UserError("X must be a DataFrame of features (e.g. TimeSplit.X_train).")
     y = pd.Series(y, index=X.index) if not isinstance(y, pd.Series) else y
     if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}; pass matching rows.")
+        raise UserError(f"X has {len(X)} rows but y has {len(y)}; pass matching rows.")
     if y.isna().any() or not set(pd.unique(y)) <= {0, 1}:
-        raise ValueError("y must be 0/1 churn labels without gaps (1 = churned).")
+        raise UserError("y must be 0/1 churn labels without gaps (1 = churned).")
     not_numeric = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
     if not_numeric:
-        raise ValueError(f"X has non-numeric columns {not_numeric}; pass model_matrix(features).")
+        raise UserError(f"X has non-numeric columns {not_numeric}; pass model_matrix(features).")
     counts = y.value_counts()
     if len(counts) < 2 or counts.min() < MIN_CLASS_SIZE:
-        raise ValueError(
+        raise UserError(
             f"Training needs at least {MIN_CLASS_SIZE} churners and {MIN_CLASS_SIZE} "
             f"non-churners; got {int(y.sum())} churners and {int((y == 0).sum())} non-churners."
         )
@@ -794,11 +793,11 @@ def predict_uncalibrated(model: Any, features: pd.DataFrame) -> pd.Series | None
 def _check_labels(y_true: Any) -> np.ndarray:
     y = np.asarray(y_true, dtype=float)
     if y.ndim != 1 or y.size == 0:
-        raise ValueError("y_true must hold one 0/1 churn label per customer.")
+        raise UserError("y_true must hold one 0/1 churn label per customer.")
     if not np.isin(y, (0, 1)).all():
-        raise ValueError("y_true must be 0/1 churn labels without gaps (1 = churned).")
+        raise UserError("y_true must be 0/1 churn labels without gaps (1 = churned).")
     if y.min() == y.max():
-        raise ValueError(
+        raise UserError(
             "AUC and lift need both churners and non-churners among the scored customers; "
             f"all {y.size} are {'churned' if y[0] else 'active'}."
         )
@@ -809,9 +808,9 @@ def _check_scores(y_true: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
     y = _check_labels(y_true)
     p = np.asarray(p, dtype=float)
     if y.shape != p.shape:
-        raise ValueError(f"y_true and p need one value per customer; got {y.size} and {p.size}.")
+        raise UserError(f"y_true and p need one value per customer; got {y.size} and {p.size}.")
     if not (np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()):
-        raise ValueError("p must hold probabilities between 0 and 1 without gaps.")
+        raise UserError("p must hold probabilities between 0 and 1 without gaps.")
     return y, p
 
 
@@ -949,7 +948,7 @@ def value_over_horizon(
     """
     horizon_days = _whole_days(horizon_days, "horizon_days")
     if method not in VALUE_METHODS:
-        raise ValueError(f"method must be one of {VALUE_METHODS}; got {method!r}.")
+        raise UserError(f"method must be one of {VALUE_METHODS}; got {method!r}.")
     if method == "recent_spend":
         window = features["tenure_days"].clip(upper=VALUE_LOOKBACK_DAYS).clip(lower=horizon_days)
         value = features["revenue_last_365d"] / window * horizon_days
@@ -972,15 +971,15 @@ def _flagged(
 ) -> tuple[pd.DataFrame, str]:
     """Customers flagged as at risk, sorted by value at risk, and the rule in words."""
     if (threshold is None) == (top_n is None):
-        raise ValueError(
+        raise UserError(
             "Pass exactly one of threshold (a churn probability, e.g. 0.5) or top_n (a number "
             "of customers, e.g. 1000)."
         )
     if not isinstance(p_churn, pd.Series) or not isinstance(expected_value, pd.Series):
-        raise ValueError("p_churn and expected_value must be Series indexed by customer_id.")
+        raise UserError("p_churn and expected_value must be Series indexed by customer_id.")
     missing = p_churn.index.difference(expected_value.index)
     if len(missing):
-        raise ValueError(
+        raise UserError(
             f"{len(missing)} customers have a churn probability but no expected value, e.g. "
             f"{missing[0]!r}; compute both from the same features."
         )
@@ -994,12 +993,12 @@ def _flagged(
     frame["value_at_risk"] = frame["churn_probability"] * frame["expected_value"]
     if threshold is not None:
         if not 0 <= threshold <= 1:
-            raise ValueError(f"threshold must be a probability between 0 and 1; got {threshold}.")
+            raise UserError(f"threshold must be a probability between 0 and 1; got {threshold}.")
         flagged = frame[frame["churn_probability"] >= threshold]
         rule = f"churn probability of at least {threshold:.0%}"
     else:
         if isinstance(top_n, bool) or not isinstance(top_n, int | np.integer) or top_n < 1:
-            raise ValueError(f"top_n must be a whole number >= 1; got {top_n!r}.")
+            raise UserError(f"top_n must be a whole number >= 1; got {top_n!r}.")
         flagged = frame.sort_values(
             ["churn_probability", "customer_id"], ascending=[False, True], kind="stable"
         ).head(top_n)
@@ -1064,7 +1063,7 @@ def export_at_risk(df: pd.DataFrame, path: str | Path) -> Path:
     needed = ("customer_id", "churn_probability", "value_at_risk")
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"The at-risk list lacks {missing}; build it with at_risk_list().")
+        raise UserError(f"The at-risk list lacks {missing}; build it with at_risk_list().")
     path = Path(path)
     listed = df[[c for c in EXPORT_COLUMNS if c in df.columns]]
     if path.suffix.lower() == ".parquet":
@@ -1198,9 +1197,9 @@ def auc_difference(
         or b.shape != y.shape
         or not (np.isfinite(a).all() and np.isfinite(b).all())
     ):
-        raise ValueError("Both scores need one finite value per customer, like y_true.")
+        raise UserError("Both scores need one finite value per customer, like y_true.")
     if not 0.5 < confidence < 1:
-        raise ValueError(f"confidence must be between 0.5 and 1 (e.g. 0.95); got {confidence}.")
+        raise UserError(f"confidence must be between 0.5 and 1 (e.g. 0.95); got {confidence}.")
     auc_a, v10_a, v01_a = _structural_components(y, a)
     auc_b, v10_b, v01_b = _structural_components(y, b)
     m, n = v10_a.size, v01_a.size
@@ -1229,7 +1228,7 @@ def baseline_score(rules: dict[str, Any], name: str, features: pd.DataFrame) -> 
         return features["recency_days"].astype(float)
     if name == "bgnbd" and rules.get("bgnbd_auc") is not None:
         return rules["bgnbd_p_no_purchase"].reindex(features.index)
-    raise ValueError(f"No {name!r} baseline was computed; use 'recency' or 'bgnbd'.")
+    raise UserError(f"No {name!r} baseline was computed; use 'recency' or 'bgnbd'.")
 
 
 def baseline_probability(
@@ -1262,7 +1261,7 @@ def baseline_probability(
         iso.fit(train_features["recency_days"].to_numpy(float), y)
         p = iso.predict(features["recency_days"].to_numpy(float))
     else:
-        raise ValueError(f"name must be 'recency' or 'bgnbd'; got {name!r}.")
+        raise UserError(f"name must be 'recency' or 'bgnbd'; got {name!r}.")
     return pd.Series(np.clip(p, 0.0, 1.0), index=features.index, name="churn_probability")
 
 
@@ -1320,12 +1319,12 @@ def assign_holdout(customer_ids: Any, *, share: float, seed: int) -> pd.Series:
     Returns a boolean Series indexed by customer id (True = do not contact).
     """
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
-        raise ValueError(
+        raise UserError(
             f"holdout_share must be a share from 0 to below 1 (e.g. 0.1); got {share!r}."
         )
     ids = pd.Index(pd.Series(customer_ids, dtype=str))
     if ids.has_duplicates:
-        raise ValueError("Each customer may appear once in the list to split off a holdout.")
+        raise UserError("Each customer may appear once in the list to split off a holdout.")
     n = len(ids)
     size = 0 if share == 0 or n == 0 else max(1, round(share * n))
     ordered = np.sort(ids.to_numpy(str))
@@ -1346,7 +1345,7 @@ def at_risk_export(
     """The CRM file: the flagged customers (``at_risk_list`` order) with their rank (1 =
     contact first), the seeded holdout flag, which ranking chose them and the list's date."""
     if scored_by not in SCORER_NAMES:
-        raise ValueError(f"scored_by must be one of {tuple(SCORER_NAMES)}; got {scored_by!r}.")
+        raise UserError(f"scored_by must be one of {tuple(SCORER_NAMES)}; got {scored_by!r}.")
     frame = flagged.reset_index(drop=True).copy()
     frame["rank"] = np.arange(1, len(frame) + 1)
     held = assign_holdout(frame["customer_id"], share=holdout_share, seed=seed)

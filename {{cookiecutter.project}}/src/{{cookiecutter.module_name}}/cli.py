@@ -1,7 +1,8 @@
 """Command line: ``python -m <module> run | sample | validate | import | contract | new``.
 
-Every failure a PM can cause ends in one plain sentence on stderr and a non-zero exit code,
-never a traceback (set SHOP_DEBUG=1 to see one).
+Every failure a PM can cause (a :class:`~.errors.UserError`, a missing file, a full disk) ends in
+one plain sentence on stderr and a non-zero exit code, never a traceback (set SHOP_DEBUG=1 to see
+one). Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import _project
-
-
-class UserError(Exception):
-    """A problem the user can fix; its message says what is wrong and what to do."""
+from .errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,7 +147,6 @@ def _validate_decision_log() -> bool:
     """Check data/decision_log.csv too: it is edited by hand, and a broken line would otherwise
     surface only when the prioritisation report runs."""
     from . import decision_log
-    from .errors import UserError
 
     log = decision_log.path()
     if not log.is_file():
@@ -274,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as error:
+    except (UserError, FileNotFoundError) as error:
         if os.environ.get("SHOP_DEBUG"):
             raise
         print(f"ERROR: {error}", file=sys.stderr)

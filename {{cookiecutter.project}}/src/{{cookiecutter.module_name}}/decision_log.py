@@ -45,7 +45,7 @@ def read(log: Path | None = None) -> pd.DataFrame:
     frame = pd.read_csv(log, dtype={"review_id": str})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"{log} is missing the column(s) {', '.join(missing)}; the decision log needs "
             f"{', '.join(COLUMNS)} (see docs/decisions.md)."
         )

@@ -371,7 +371,7 @@ def proportion_test(
 ) -> MetricResult:
     """Test of a conversion rate with per-unit variance p(1 - p) (no n - 1), as gbstats does.
 
-    Raises a ``ValueError`` when an arm has no conversions: the rate cannot be estimated yet.
+    Raises a ``UserError`` when an arm has no conversions: the rate cannot be estimated yet.
     """
     _check_alpha(alpha)
     for arm, s, n in (("control", successes_a, n_a), ("treatment", successes_b, n_b)):
@@ -790,7 +790,7 @@ def unit_outcomes(
     ``"unknown"``; only with ``sessions``, matched on ``visitor_id``), and ``country`` /
     ``acquisition_channel`` when ``customers`` has them. Units assigned in ``[start, end)``.
 
-    Raises ``ValueError`` when the experiment has no assignments or a unit saw two variants.
+    Raises ``UserError`` when the experiment has no assignments or a unit saw two variants.
     """
     _require_columns(
         assignments, "assignments", ("experiment_id", "unit_id", "variant", "assigned_at")

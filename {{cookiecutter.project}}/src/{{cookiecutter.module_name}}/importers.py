@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _project, config, contract, data
+from .errors import UserError
 
 SALT_ENV = "SHOP_ID_SALT"
 # Documented default, so ids are stable out of the box. It is public: set SHOP_ID_SALT to a
@@ -118,7 +119,7 @@ def load_column_map(path: str | Path | None, table: str) -> ColumnMap:
         return ColumnMap()
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"The column map {path} does not exist.")
+        raise UserError(f"The column map {path} does not exist.")
     raw = config.read_yaml(path)
     section = raw.get(table) if isinstance(raw.get(table), dict) else {}
     merged = {k: v for k, v in raw.items() if k not in contract.TABLES} | section
@@ -129,21 +130,21 @@ def _column_map_from(options: Mapping[str, Any], path: Path | str) -> ColumnMap:
     unknown = sorted(set(options) - set(_MAP_KEYS))
     if unknown:
         allowed = "\n".join(f"  {k}: {v}" for k, v in _MAP_KEYS.items())
-        raise ValueError(
+        raise UserError(
             f"The column map {path} has unknown keys: {', '.join(unknown)}. Allowed keys:\n"
             f"{allowed}"
         )
     for key in ("rename", "constants", "hash_email"):
         if not isinstance(options.get(key, {}) or {}, dict):
-            raise ValueError(f"In {path}, {key}: must hold 'name: value' lines.")
+            raise UserError(f"In {path}, {key}: must hold 'name: value' lines.")
     decimal = str(options.get("decimal", "."))
     if decimal not in (".", ","):
-        raise ValueError(f"In {path}, decimal: must be '.' or ',' (got {decimal!r}).")
+        raise UserError(f"In {path}, decimal: must be '.' or ',' (got {decimal!r}).")
     timezone = str(options.get("timezone") or "UTC")
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
+        raise UserError(
             f"In {path}, timezone: {timezone!r} is not a known time zone; use a name like "
             f"Europe/Berlin, America/New_York or UTC."
         ) from None
@@ -210,7 +211,7 @@ def import_file(
     """
     path = Path(path)
     if table is not None and table not in contract.TABLES:
-        raise ValueError(
+        raise UserError(
             f"There is no table {table!r} in the data contract; choose one of "
             f"{', '.join(contract.TABLES)}."
         )
@@ -233,12 +234,12 @@ def import_file(
         frames = PRESETS[preset](source, column_map, warnings)
         table = table or next(iter(frames))
         if table not in frames:
-            raise ValueError(
+            raise UserError(
                 f"The preset {preset!r} writes {', '.join(frames)}, not {table!r}; "
                 f"pass --table {next(iter(frames))}."
             )
     else:
-        raise ValueError(f"Unknown preset {preset!r}; known presets: {', '.join(PRESETS)}.")
+        raise UserError(f"Unknown preset {preset!r}; known presets: {', '.join(PRESETS)}.")
     out_dir = Path(out_dir)
     derived = [name for name in frames if name in _DERIVED_BY_PRESET.get(preset or "", ())]
     if "orders" in frames and "customers" not in frames and _may_derive_customers(out_dir):
@@ -275,9 +276,9 @@ def read_source(path: Path, column_map: ColumnMap) -> pd.DataFrame:
         try:
             return pd.read_parquet(path)
         except (OSError, pa.ArrowException) as error:
-            raise ValueError(f"{path} is not a readable Parquet file: {error}") from None
+            raise UserError(f"{path} is not a readable Parquet file: {error}") from None
     if not name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        raise ValueError(
+        raise UserError(
             f"{path.name}: the importer reads CSV or Parquet files. Save the sheet as "
             f"'CSV UTF-8' and import that file."
         )
@@ -293,20 +294,20 @@ def read_source(path: Path, column_map: ColumnMap) -> pd.DataFrame:
         text = raw.decode(encoding)
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise ValueError(
+        raise UserError(
             f"The file {path} is not {column_map.encoding} text (line {line} holds the bytes "
             f"{raw[error.start : error.start + 4]!r}). Save it again as 'CSV UTF-8', or say its "
             f"encoding in the column map, e.g. `encoding: cp1252` for Excel's plain 'CSV'."
         ) from None
     except LookupError:
-        raise ValueError(f"Unknown encoding {column_map.encoding!r} in the column map.") from None
+        raise UserError(f"Unknown encoding {column_map.encoding!r} in the column map.") from None
     delimiter = column_map.delimiter or _sniff_delimiter(text)
     try:
         return pd.read_csv(
             io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_values=[""]
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ValueError(
+        raise UserError(
             f"{path} could not be read as CSV with the delimiter {delimiter!r}: "
             f"{str(error).strip()}. Check the file, or set `delimiter:` in the column map."
         ) from None
@@ -343,7 +344,7 @@ def _mapped(
         used.append(column_map.currency_column)
     missing = [c for c in used if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The column map names columns the file does not have: {', '.join(missing)}. "
             f"Columns in the file: {', '.join(map(str, frame.columns))}."
         )
@@ -368,7 +369,7 @@ def _mapped(
     # Only contract columns leave the importer: an export's other columns may hold personal data.
     kept = [c for c in dict.fromkeys(wanted) if c in frame.columns]
     if not kept:
-        raise ValueError(_no_matching_columns(source, spec))
+        raise UserError(_no_matching_columns(source, spec))
     if notes is not None:
         used_sources = {*column_map.hash_email, column_map.currency_column}
         left = [
@@ -408,7 +409,7 @@ def _hashed_ids(emails: pd.Series) -> pd.Series:
 def _check_currency(frame: pd.DataFrame, column_map: ColumnMap) -> None:
     project = _project.CURRENCY.upper()
     if column_map.currency and column_map.currency != project:
-        raise ValueError(
+        raise UserError(
             f"The column map says the file is in {column_map.currency}, but this project reports "
             f"in {project}. Convert the amounts to {project} first (or bake a project for "
             f"{column_map.currency})."
@@ -419,7 +420,7 @@ def _check_currency(frame: pd.DataFrame, column_map: ColumnMap) -> None:
         if len(other):
             counts = other.value_counts().items()
             found = ", ".join(f"{c} ({data._plural(n, 'row')})" for c, n in counts)
-            raise ValueError(
+            raise UserError(
                 f"The column {column_map.currency_column!r} shows amounts in {found}, but this "
                 f"project reports in {project}. Convert them to {project} first or remove those "
                 f"rows."
@@ -433,7 +434,7 @@ def _refuse_emails(frame: pd.DataFrame, column_map: ColumnMap) -> None:
         looks = frame[column].astype("string").str.strip().str.match(_EMAIL_RE, na=False)
         if looks.any():
             row = int(looks.to_numpy().nonzero()[0][0]) + 2  # header is line 1
-            raise ValueError(
+            raise UserError(
                 f"The column {column!r} holds email addresses (first on line {row}). Raw emails "
                 "are never stored: list the source column under `hash_email:` in the column "
                 "map (e.g. `hash_email: {Email: customer_id}`) to turn them into hashed ids."
@@ -466,7 +467,7 @@ def _cast_to_contract(frame: pd.DataFrame, table: str, column_map: ColumnMap) ->
         if bad.any():
             failures.append(_failure(column, logical, values, bad, column_map))
     if failures:
-        raise ValueError(
+        raise UserError(
             f"Some values could not be read for the {table} table; nothing was written:\n"
             + "\n".join(failures)
         )
@@ -575,7 +576,7 @@ def _check_against_contract(frames: dict[str, pd.DataFrame]) -> list[str]:
     con._shop_source = data._Source("import", label="the imported file")
     report = data.validate(con=con, tables=list(frames))
     if report.errors:
-        raise ValueError(
+        raise UserError(
             "The imported data does not meet the data contract; nothing was written.\n"
             + report.to_text()
         )
@@ -817,7 +818,7 @@ def guess_column_map(
     if table == "orders" and "order_id" in missing:
         missing.remove("order_id")  # one row per order: numbered by line (see to_contract)
     if missing or unsure:
-        raise ValueError(_unsure_message(source, table, guessed, missing, unsure))
+        raise UserError(_unsure_message(source, table, guessed, missing, unsure))
     notes.append("Columns read as: " + _describe_map(guessed) + ".")
     return guessed
 
@@ -996,7 +997,7 @@ def shop_orders(
     frame = source.rename(columns=column_map.rename)
     missing = [c for c in _SHOP_ORDERS_REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"This does not look like a shop order export: the columns {', '.join(missing)} are "
             f"missing. Use a column map instead of the preset (see params/import.yaml)."
         )
@@ -1207,7 +1208,7 @@ def _platform_orders(
     }
     missing = [label for label, options in needed.items() if column(options) is None]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"This does not look like {export.label}: no column for {', '.join(missing)} (the "
             f"file has {', '.join(map(str, frame.columns[:15]))}). Use a column map instead "
             f"of the preset (see params/{DEFAULT_MAP})."
@@ -1254,7 +1255,7 @@ def _platform_orders(
         orders[date_column], None, unsure, date_column
     )
     if unsure:
-        raise ValueError(
+        raise UserError(
             f"The dates in {date_column!r} (e.g. {orders[date_column].iloc[0]}) could be day "
             f"first or month first: say which with `date_format:` in params/{DEFAULT_MAP} "
             '("%d/%m/%Y" or "%m/%d/%Y"), then import again.'
@@ -1363,7 +1364,7 @@ def ga4_sessions(
               "device_category": device, "purchase": steps["purchased"]}  # fmt: skip
     missing = [name for name, found in needed.items() if found is None]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"This does not look like a GA4 sessions export: no column for {', '.join(missing)} "
             f"(the file has {', '.join(map(str, frame.columns[:15]))})."
         )

@@ -34,6 +34,7 @@ from statsmodels.stats.proportion import proportion_confint
 from . import _project
 from .contract import LIKERT_PREFIX
 from .decisions import Decision
+from .errors import UserError
 from .formats import md_escape
 
 __all__ = [
@@ -77,21 +78,21 @@ Frame = pd.DataFrame | ibis.Table
 def _z(confidence: float) -> float:
     """Two-sided normal quantile for a confidence level, e.g. 1.95996 for 0.95."""
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1 (e.g. 0.95); got {confidence!r}.")
+        raise UserError(f"confidence must be between 0 and 1 (e.g. 0.95); got {confidence!r}.")
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
 def _require_columns(data: Frame, columns: Sequence[str], table: str) -> None:
     """Raise a clear error unless ``data`` is a DataFrame or Ibis table with these columns."""
     if not isinstance(data, pd.DataFrame | ibis.Table):
-        raise ValueError(
+        raise UserError(
             f"Expected the {table} table as a pandas DataFrame or an Ibis table; "
             f"got a {type(data).__name__}."
         )
     available = list(data.columns)
     missing = [c for c in columns if c not in available]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The {table} table has no column {missing[0]!r} (needed: {', '.join(columns)}). "
             f"Columns found: {', '.join(map(str, available)) or 'none'}. Rename the column in "
             "your export or map it when importing."
@@ -127,7 +128,7 @@ def _numeric(series: pd.Series, name: str) -> pd.Series:
     converted = pd.to_numeric(series.where(present), errors="coerce").astype(float)
     not_numbers = series[present & converted.isna()]
     if len(not_numbers):
-        raise ValueError(
+        raise UserError(
             f"Column {name!r} holds {len(not_numbers)} answer(s) that are not numbers, e.g. "
             f"{_example(not_numbers)}. Clean them or leave those cells empty."
         )
@@ -141,10 +142,10 @@ def _timestamps(series: pd.Series, name: str) -> pd.Series:
     try:
         parsed = pd.to_datetime(series, format="ISO8601", errors="coerce")
     except (ValueError, TypeError) as error:  # e.g. mixed time zones
-        raise ValueError(f"Column {name!r} holds dates that cannot be read: {error}") from None
+        raise UserError(f"Column {name!r} holds dates that cannot be read: {error}") from None
     unreadable = series[parsed.isna() & series.notna()]
     if len(unreadable):
-        raise ValueError(
+        raise UserError(
             f"Column {name!r} holds {len(unreadable)} value(s) that are not dates, e.g. "
             f"{_example(unreadable)}. Use dates like 2024-03-31 (or 2024-03-31 14:00)."
         )
@@ -162,13 +163,13 @@ def _integer_answers(series: pd.Series, name: str, low: int, high: int) -> tuple
     answered = values.dropna()
     fractional = answered[answered != np.floor(answered)]
     if len(fractional):
-        raise ValueError(
+        raise UserError(
             f"Column {name!r} must hold whole numbers from {low} to {high}; "
             f"{len(fractional)} answer(s) are not, e.g. {_example(fractional)}."
         )
     off_scale = answered[(answered < low) | (answered > high)]
     if len(off_scale):
-        raise ValueError(
+        raise UserError(
             f"Column {name!r} must hold answers from {low} to {high}; {len(off_scale)} answer(s) "
             f"are outside that scale, e.g. {_example(off_scale)}."
         )
@@ -217,11 +218,11 @@ class Estimate:
         for scenario in SCENARIOS:
             value = getattr(self, scenario)
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-                raise ValueError(f"The {scenario} value must be a number; got {value!r}.")
+                raise UserError(f"The {scenario} value must be a number; got {value!r}.")
             if not math.isfinite(value):
-                raise ValueError(f"The {scenario} value must be a finite number; got {value!r}.")
+                raise UserError(f"The {scenario} value must be a finite number; got {value!r}.")
         if not self.low <= self.base <= self.high:
-            raise ValueError(
+            raise UserError(
                 f"An estimate needs low <= base <= high; got low={_fmt(self.low)}, "
                 f"base={_fmt(self.base)}, high={_fmt(self.high)}. Reorder the three values."
             )
@@ -243,30 +244,30 @@ def _as_estimate(value: EstimateLike, name: str, *, share: bool = False) -> Esti
         elif isinstance(value, Mapping):
             missing = [key for key in SCENARIOS if key not in value]
             if missing:
-                raise ValueError(f"it has no {missing[0]!r} value (give low, base, high, source)")
+                raise UserError(f"it has no {missing[0]!r} value (give low, base, high, source)")
             low, base, high = (_to_number(value[key]) for key in SCENARIOS)
             estimate = Estimate(low, base, high, str(value.get("source") or ""))
         elif isinstance(value, Sequence) and not isinstance(value, str):
             if len(value) != 3:
-                raise ValueError(f"give three values (low, base, high); got {list(value)!r}")
+                raise UserError(f"give three values (low, base, high); got {list(value)!r}")
             estimate = Estimate(*(_to_number(v) for v in value))
         else:
             number = _to_number(value)
             if isinstance(number, bool) or not isinstance(number, int | float | np.number):
-                raise ValueError(f"give a number or low/base/high values; got {value!r}")
+                raise UserError(f"give a number or low/base/high values; got {value!r}")
             estimate = Estimate(number, number, number)
     except (ValueError, TypeError) as error:
         message = str(error)
         message = message[0].lower() + message[1:] if message else message
-        raise ValueError(f"Market-size input {name!r}: {message}") from None
+        raise UserError(f"Market-size input {name!r}: {message}") from None
     if share and not (estimate.low >= 0 and estimate.high <= 1):
-        raise ValueError(
+        raise UserError(
             f"Market-size input {name!r} is a share and must lie between 0 and 1 "
             f"(e.g. 0.25 for 25%); got low={_fmt(estimate.low)}, base={_fmt(estimate.base)}, "
             f"high={_fmt(estimate.high)}."
         )
     if estimate.low < 0:
-        raise ValueError(
+        raise UserError(
             f"Market-size input {name!r} cannot be negative; got low={_fmt(estimate.low)}."
         )
     return estimate
@@ -282,15 +283,15 @@ def check_funnel(tam: float, sam: float, som: float, *, label: str = "") -> None
     values = {"TAM": tam, "SAM": sam, "SOM": som}
     for name, value in values.items():
         if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{where}{name} must be a number of zero or more; got {value!r}.")
+            raise UserError(f"{where}{name} must be a number of zero or more; got {value!r}.")
     if sam > tam:
-        raise ValueError(
+        raise UserError(
             f"{where}SAM ({_fmt(sam)}) is larger than TAM ({_fmt(tam)}). The serviceable market "
             "is the part of the total market you can reach, so it cannot exceed it: check the "
             "inputs behind SAM."
         )
     if som > sam:
-        raise ValueError(
+        raise UserError(
             f"{where}SOM ({_fmt(som)}) is larger than SAM ({_fmt(sam)}). The obtainable market is "
             "the share of the serviceable market you can win, so it cannot exceed it: check the "
             "inputs behind SOM."
@@ -393,7 +394,7 @@ SHARE_INPUTS = {"relevant_share", "serviceable_share", "attainable_share"}
 def _approach_inputs(params: Mapping[str, Any]) -> dict[str, Mapping[str, EstimateLike]]:
     """The per-approach input mappings of a market-size parameter block, checked."""
     if not isinstance(params, Mapping):
-        raise ValueError(
+        raise UserError(
             "Market-size parameters must be a mapping with a 'top_down' and/or a 'bottom_up' "
             f"section; got a {type(params).__name__}."
         )
@@ -401,12 +402,12 @@ def _approach_inputs(params: Mapping[str, Any]) -> dict[str, Mapping[str, Estima
     for key, inputs in params.items():
         approach = str(key).replace("-", "_")
         if approach not in APPROACHES:
-            raise ValueError(
+            raise UserError(
                 f"Unknown market-size approach {key!r}; use 'top_down' and/or 'bottom_up'."
             )
         blocks[approach] = _checked_inputs(inputs, approach)
     if not blocks:
-        raise ValueError("Give market-size inputs for 'top_down' and/or 'bottom_up'.")
+        raise UserError("Give market-size inputs for 'top_down' and/or 'bottom_up'.")
     return blocks
 
 
@@ -414,14 +415,14 @@ def _checked_inputs(inputs: Any, approach: str) -> Mapping[str, EstimateLike]:
     """The inputs of one approach, with exactly the names its function expects."""
     expected = INPUT_NAMES[approach]
     if not isinstance(inputs, Mapping):
-        raise ValueError(
+        raise UserError(
             f"The {approach} market-size inputs must be a mapping of {', '.join(expected)}."
         )
     missing = [name for name in expected if name not in inputs]
     unknown = [name for name in inputs if name not in expected]
     if missing or unknown:
         problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
-        raise ValueError(
+        raise UserError(
             f"The {approach} market-size inputs are wrong ({problem}); "
             f"expected exactly: {', '.join(expected)}."
         )
@@ -485,7 +486,7 @@ def tornado(
     """
     approach_key = str(approach).replace("-", "_")
     if approach_key not in APPROACHES:
-        raise ValueError(f"approach must be 'top_down' or 'bottom_up'; got {approach!r}.")
+        raise UserError(f"approach must be 'top_down' or 'bottom_up'; got {approach!r}.")
     inputs = _checked_inputs(inputs, approach_key)
     estimates = {
         name: _as_estimate(value, name, share=name in SHARE_INPUTS)
@@ -600,12 +601,12 @@ def nps(
 
     Raises
     ------
-    ValueError
+    UserError
         Answers that are not whole numbers from 0 to 10, or no answers at all.
     """
     answers, missing = _integer_answers(pd.Series(scores), name, 0, 10)
     if answers.empty:
-        raise ValueError(
+        raise UserError(
             f"No valid respondents: column {name!r} has no 0-10 answers "
             f"({missing} empty). NPS needs at least one answer."
         )
@@ -726,11 +727,11 @@ def _likert_items(df: Frame, items: Sequence[str] | None) -> list[str]:
     if items is not None:
         chosen = [items] if isinstance(items, str) else list(items)
         if not chosen:
-            raise ValueError("Give at least one Likert item (a likert_* column).")
+            raise UserError("Give at least one Likert item (a likert_* column).")
         return chosen
     found = [c for c in df.columns if str(c).startswith(LIKERT_PREFIX)]
     if not found:
-        raise ValueError(
+        raise UserError(
             f"The survey_responses table has no {LIKERT_PREFIX}* columns; name the Likert items "
             "with items=[...] or add columns like likert_easy_checkout holding 1-5 answers."
         )
@@ -791,12 +792,12 @@ def top2box(successes: int, n: int, *, confidence: float = 0.95) -> Top2BoxResul
     """
     for label, value in (("successes", successes), ("n", n)):
         if isinstance(value, bool) or int(value) != value:
-            raise ValueError(f"{label} must be a whole number of respondents; got {value!r}.")
+            raise UserError(f"{label} must be a whole number of respondents; got {value!r}.")
     successes, n = int(successes), int(n)
     if n <= 0:
-        raise ValueError("No valid respondents: top-2-box needs at least one answer (n >= 1).")
+        raise UserError("No valid respondents: top-2-box needs at least one answer (n >= 1).")
     if not 0 <= successes <= n:
-        raise ValueError(f"successes must be between 0 and n={n}; got {successes}.")
+        raise UserError(f"successes must be between 0 and n={n}; got {successes}.")
     low, high = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
     return Top2BoxResult(successes / n, float(low), float(high), successes, n, confidence)
 
@@ -848,7 +849,7 @@ def diverging_offsets(distribution: pd.DataFrame, neutral: int = 3) -> pd.DataFr
     """
     levels = [c for c in distribution.columns if c in LIKERT_LEVELS]
     if neutral not in levels:
-        raise ValueError(f"The distribution has no column for the neutral answer {neutral}.")
+        raise UserError(f"The distribution has no column for the neutral answer {neutral}.")
     shares = distribution[levels].astype(float)
     start = -(shares[[c for c in levels if c < neutral]].sum(axis=1) + shares[neutral] / 2)
     lefts = shares.cumsum(axis=1).sub(shares).add(start, axis=0)
@@ -911,7 +912,7 @@ class VWResult:
 
 def _vw_answers(df: Frame, columns: Sequence[str]) -> pd.DataFrame:
     if len(columns) != 4:
-        raise ValueError(
+        raise UserError(
             "columns must name the four Van Westendorp questions in order: too cheap, cheap, "
             f"expensive, too expensive; got {list(columns)!r}."
         )
@@ -920,7 +921,7 @@ def _vw_answers(df: Frame, columns: Sequence[str]) -> pd.DataFrame:
     for column in columns:
         negative = answers.loc[answers[column] < 0, column]
         if len(negative):
-            raise ValueError(
+            raise UserError(
                 f"Column {column!r} holds negative prices, e.g. {_example(negative)}. "
                 "Prices must be zero or more."
             )
@@ -1005,7 +1006,7 @@ def van_westendorp(
         "original" or "narrower" (see above).
     """
     if definition not in VW_DEFINITIONS:
-        raise ValueError(f"definition must be 'original' or 'narrower'; got {definition!r}.")
+        raise UserError(f"definition must be 'original' or 'narrower'; got {definition!r}.")
     answers = _vw_answers(df, columns)
     values = answers.to_numpy(dtype=float)
     missing = np.isnan(values).any(axis=1)
@@ -1013,7 +1014,7 @@ def van_westendorp(
     valid = ~missing & ordered
     dropped_missing, dropped_unordered = int(missing.sum()), int((~missing & ~ordered).sum())
     if not valid.any():
-        raise ValueError(
+        raise UserError(
             f"No valid respondents for the Van Westendorp analysis: of {len(values)} response(s), "
             f"{dropped_missing} left a price question empty and {dropped_unordered} gave prices "
             "that do not rise from 'too cheap' to 'cheap' to 'expensive' to 'too expensive'. "
@@ -1021,7 +1022,7 @@ def van_westendorp(
         )
     needed = VW_MIN_ANSWERS if min_answers is None else int(min_answers)
     if needed < 1:
-        raise ValueError(f"min_answers must be at least 1; got {min_answers!r}.")
+        raise UserError(f"min_answers must be at least 1; got {min_answers!r}.")
     curves = _vw_curves(values[valid])
     price = curves["price"].to_numpy()
     if int(valid.sum()) < needed:
@@ -1100,12 +1101,12 @@ class PriceIndexResult:
 
 def _check_index_options(reference: str, tolerance: float, outlier_range: Sequence[float]) -> None:
     if reference not in REFERENCES:
-        raise ValueError(f"reference must be 'min' or 'median'; got {reference!r}.")
+        raise UserError(f"reference must be 'min' or 'median'; got {reference!r}.")
     if not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be a share such as 0.02 (2%); got {tolerance!r}.")
+        raise UserError(f"tolerance must be a share such as 0.02 (2%); got {tolerance!r}.")
     low, high = outlier_range
     if not 0 <= low < 100 < high:
-        raise ValueError(
+        raise UserError(
             f"outlier_range must be (low, high) around 100, e.g. (50, 200); got {outlier_range!r}."
         )
 
@@ -1117,18 +1118,18 @@ def _own_prices(products: Frame) -> pd.Series:
     prices = _numeric(frame["price"], "products.price")
     if prices.isna().any():
         skus = frame.loc[prices.isna(), "sku"]
-        raise ValueError(
+        raise UserError(
             f"products.price is empty for {len(skus)} SKU(s), e.g. {_example(skus)}. "
             "Fill in the price or remove those products."
         )
     duplicated = frame.loc[frame["sku"].duplicated(), "sku"]
     if len(duplicated):
-        raise ValueError(
+        raise UserError(
             f"products lists some SKUs more than once, e.g. {_example(duplicated)}. "
             "Keep one row per SKU."
         )
     if frame.empty:
-        raise ValueError("The products table is empty: there is nothing to compare.")
+        raise UserError("The products table is empty: there is nothing to compare.")
     return pd.Series(prices.to_numpy(), index=pd.Index(frame["sku"], name="sku"), name="own_price")
 
 
@@ -1144,9 +1145,9 @@ def _price_table(competitor_prices: Frame) -> ibis.Table:
     table = competitor_prices
     _require_columns(table, PRICE_COLUMNS, "competitor_prices")
     if not table.price.type().is_numeric():
-        raise ValueError("competitor_prices.price must be numeric in the database.")
+        raise UserError("competitor_prices.price must be numeric in the database.")
     if not table.observed_at.type().is_temporal():
-        raise ValueError("competitor_prices.observed_at must be a date or timestamp column.")
+        raise UserError("competitor_prices.observed_at must be a date or timestamp column.")
     return table.select(*PRICE_COLUMNS)
 
 
@@ -1160,7 +1161,7 @@ def _up_to(as_of: Any, column: ibis.Column) -> tuple[pd.Timestamp, ibis.Value]:
     try:
         stamp = pd.Timestamp(as_of)
     except (ValueError, TypeError):
-        raise ValueError(f"as_of must be a date such as '2024-03-31'; got {as_of!r}.") from None
+        raise UserError(f"as_of must be a date such as '2024-03-31'; got {as_of!r}.") from None
     if column.type().is_date():
         return stamp, column <= stamp.date()
     whole_day = stamp == stamp.normalize()
@@ -1237,13 +1238,13 @@ def _weights(revenue: Mapping[str, float] | pd.Series | None, skus: pd.Index) ->
     series.index = series.index.astype("string")
     if (series < 0).any() or series.isna().any():
         bad = series[(series < 0) | series.isna()]
-        raise ValueError(
+        raise UserError(
             f"revenue per SKU must be zero or more; got {_example(bad)} for "
             f"{_example(bad.index.to_series())}."
         )
     weights = series.reindex(skus, fill_value=0.0)
     if weights.sum() <= 0:
-        raise ValueError(
+        raise UserError(
             "None of the compared SKUs has revenue, so a revenue-weighted index is undefined. "
             "Check that the revenue keys are SKUs, or leave revenue out for equal weights."
         )
@@ -1305,13 +1306,13 @@ def price_index(
     )
     cutoff_note = f" up to {stamp.date()}" if stamp is not None else ""
     if per_sku.empty:
-        raise ValueError(
+        raise UserError(
             f"None of the {len(own)} products has a competitor price{cutoff_note}. Check that "
             "competitor_prices.sku uses the same SKU codes as products.sku."
         )
     kept = per_sku[~per_sku["outlier"]]
     if kept.empty:
-        raise ValueError(
+        raise UserError(
             f"Every matched SKU has a price index outside {outlier_range[0]:g}-"
             f"{outlier_range[1]:g} (e.g. {per_sku['index'].iloc[0]:.0f}). Are the competitor "
             "prices in another currency or unit (cents, packs)?"
@@ -1342,11 +1343,11 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 def _period_start(column: ibis.Column, freq: str, week_starts_on: str) -> ibis.Column:
     """First day of the period holding each timestamp, in portable SQL."""
     if freq not in PERIODS:
-        raise ValueError(f"freq must be one of {', '.join(PERIODS)}; got {freq!r}.")
+        raise UserError(f"freq must be one of {', '.join(PERIODS)}; got {freq!r}.")
     if freq != "W":
         return column.truncate(PERIODS[freq])
     if week_starts_on not in WEEKDAYS:
-        raise ValueError(f"week_starts_on must be a weekday name; got {week_starts_on!r}.")
+        raise UserError(f"week_starts_on must be a weekday name; got {week_starts_on!r}.")
     # SQL weeks start on Monday; shift so the chosen weekday lands on a Monday, then shift back.
     shift = ibis.interval(days=(7 - WEEKDAYS.index(week_starts_on)) % 7)
     return (column + shift).truncate("W") - shift
@@ -1449,7 +1450,7 @@ def read_trends_csv(path: str | Path) -> pd.DataFrame:
     lines = text.splitlines()
     header = _header_row(lines)
     if header is None:
-        raise ValueError(
+        raise UserError(
             f"{path.name} does not look like a search-trends export: expected a header line "
             "such as 'Week,running shoes: (United States)' (or Day/Month) after the "
             "'Category: ...' line. Download the 'Interest over time' CSV and pass that file."
@@ -1457,7 +1458,7 @@ def read_trends_csv(path: str | Path) -> pd.DataFrame:
     wide = pd.read_csv(io.StringIO("\n".join(lines[header:])), dtype=str, skip_blank_lines=True)
     time_column = wide.columns[0]
     if wide.empty:
-        raise ValueError(f"{path.name}: the trends export has a header but no data rows.")
+        raise UserError(f"{path.name}: the trends export has a header but no data rows.")
     dates = _timestamps(wide[time_column].str.strip(), f"{path.name}: {time_column}")
     frames = []
     for column in wide.columns[1:]:
@@ -1467,7 +1468,7 @@ def read_trends_csv(path: str | Path) -> pd.DataFrame:
         interest = pd.to_numeric(raw.replace("<1", str(BELOW_ONE_INTEREST)), errors="coerce")
         bad = raw[raw.notna() & (raw != "") & ~interest.between(0, 100)]
         if len(bad):
-            raise ValueError(
+            raise UserError(
                 f"{path.name}: column {column!r} holds values that are not interest scores "
                 f"(0-100 or '<1'), e.g. {_example(bad)}."
             )
@@ -1477,7 +1478,7 @@ def read_trends_csv(path: str | Path) -> pd.DataFrame:
             )
         )
     if not frames:
-        raise ValueError(f"{path.name}: the trends export has no search-term columns.")
+        raise UserError(f"{path.name}: the trends export has no search-term columns.")
     tidy = pd.concat(frames, ignore_index=True)
     tidy["interest"] = tidy["interest"].astype(float)
     return tidy.sort_values(["term", "date"], kind="stable").reset_index(drop=True)

@@ -61,10 +61,11 @@ from typing import Any
 
 from . import _project, config
 from .decisions import DECISION_KEY, DECISION_LOG_KEY
+from .errors import UserError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2  # raised as ValueError and turned into the code by cli.main
+EXIT_USAGE = 2  # raised as UserError and turned into the code by cli.main
 EXIT_ALERT = 3
 EXIT_LOCKED = 4
 EXIT_STOPPED = 5
@@ -241,7 +242,7 @@ def is_secret_name(name: str) -> bool:
 
 def _refuse_secret(name: Any, where: str) -> None:
     if is_secret_name(str(name)):
-        raise ValueError(
+        raise UserError(
             f"The parameter {name!r} ({where}) looks like a credential. Credentials come from "
             f"environment variables (the data connection from {config.DATA_URL_ENV}), never "
             "from parameters: parameters are written into the executed notebooks."
@@ -253,7 +254,7 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
     Raises
     ------
-    ValueError
+    UserError
         When a pair has no ``=``, the name is not a Python name, or it looks like a secret.
     """
     import yaml
@@ -263,7 +264,7 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
         name, sep, text = pair.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
-            raise ValueError(
+            raise UserError(
                 f"-p {pair!r} is not NAME=VALUE with a parameter name, e.g. -p lookback_days=90."
             )
         _refuse_secret(name, "given with -p")
@@ -307,13 +308,13 @@ def plan_notebooks(
     overrides = dict(overrides or {})
     available = discover_notebooks()
     if not available:
-        raise ValueError(
+        raise UserError(
             f"There are no notebooks in {config.notebooks_dir()}: create one with "
             f"`python -m {_project.MODULE_NAME} new NAME`."
         )
     missing = [name for name in only if name not in available]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"No notebook named {missing[0]!r} in notebooks/. Available: {', '.join(available)}."
         )
     selected = list(dict.fromkeys(only)) or list(available)
@@ -341,7 +342,7 @@ def _existing_file(path: Path) -> Path:
     for candidate in (path, config.resolve(path)):
         if candidate.is_file():
             return candidate
-    raise ValueError(
+    raise UserError(
         f"The parameter file {path} does not exist (looked in {Path.cwd()} and "
         f"{config.project_root()})."
     )
@@ -403,7 +404,7 @@ def declared_parameters(path: Path) -> dict[str, Any]:
 
     Raises
     ------
-    ValueError
+    UserError
         When the parameters cell is not valid Python.
     """
     import nbformat
@@ -416,7 +417,7 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
-        raise ValueError(
+        raise UserError(
             f"The parameters cell of notebooks/{path.name} is not valid Python (line "
             f"{error.lineno}: {error.msg}); fix it in JupyterLab."
         ) from error
@@ -490,7 +491,7 @@ def check_parameter(notebook: str, name: str, value: Any, kind: ParameterType | 
     if kind is None:
         return value
     where = f"The parameter {name} of notebooks/{notebook}.ipynb"
-    bad = ValueError(
+    bad = UserError(
         f"{where} must be {_KINDS[kind.annotation]} (`{name}: {kind.annotation}` in its "
         f"parameters cell), not {value!r}; fix it in params/ or on the command line."
     )
@@ -518,7 +519,7 @@ def check_parameter(notebook: str, name: str, value: Any, kind: ParameterType | 
             raise bad
         value = int(value)
     if (kind.low is not None and value < kind.low) or (kind.high is not None and value > kind.high):
-        raise ValueError(
+        raise UserError(
             f"{where} must be between {kind.low:g} and {kind.high:g} (its parameters cell says "
             f"so), not {value!r}."
         )
@@ -562,7 +563,6 @@ class Redactor:
     MASK = "***"
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        from .errors import UserError
 
         environ = os.environ if environ is None else environ
         everywhere: set[str] = set()
@@ -634,7 +634,7 @@ def load_alerts(path: Path | None = None) -> dict[str, dict[str, dict[str, float
 
     Raises
     ------
-    ValueError
+    UserError
         When an entry is not a mapping of ``min`` / ``max`` numbers.
     """
     path = path or config.params_dir() / "alerts.yaml"
@@ -643,19 +643,19 @@ def load_alerts(path: Path | None = None) -> dict[str, dict[str, dict[str, float
     alerts: dict[str, dict[str, dict[str, float]]] = {}
     for notebook, metrics in config.read_yaml(path).items():
         if not isinstance(metrics, dict):
-            raise ValueError(
+            raise UserError(
                 f"{path.name}: '{notebook}' must map metric names to bounds, "
                 "e.g. churn_rate: {max: 0.3}."
             )
         for metric, bounds in metrics.items():
             example = f"{notebook}: {metric}: " + "{min: 0.1, max: 0.3}"
             if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
-                raise ValueError(
+                raise UserError(
                     f"{path.name}: bounds of {notebook}.{metric} must be min "
                     f"and/or max, e.g. {example}."
                 )
             if not all(_is_number(v) for v in bounds.values()):
-                raise ValueError(
+                raise UserError(
                     f"{path.name}: bounds of {notebook}.{metric} must be numbers, got {bounds}."
                 )
             alerts.setdefault(str(notebook), {})[str(metric)] = {
@@ -741,16 +741,16 @@ class RunOptions:
     def check(self) -> None:
         """Raise ValueError for impossible values."""
         if self.jobs is not None and self.jobs < 0:
-            raise ValueError(f"--jobs must be 1 or more (0: one per CPU core), got {self.jobs}.")
+            raise UserError(f"--jobs must be 1 or more (0: one per CPU core), got {self.jobs}.")
         for flag, value in (("--timeout", self.timeout), ("--cell-timeout", self.cell_timeout)):
             if not value > 0:
-                raise ValueError(f"{flag} must be a positive number of seconds, got {value}.")
+                raise UserError(f"{flag} must be a positive number of seconds, got {value}.")
         if self.wait < 0:
-            raise ValueError(f"--wait must be 0 or more seconds, got {self.wait}.")
+            raise UserError(f"--wait must be 0 or more seconds, got {self.wait}.")
         if self.run_id is not None and (
             not _RUN_ID.match(self.run_id) or self.run_id in _RESERVED_NAMES
         ):
-            raise ValueError(
+            raise UserError(
                 f"--run-id {self.run_id!r} is not usable as a folder name: use "
                 "letters, digits, '.', '_' and '-', e.g. 2026-w47."
             )
@@ -816,7 +816,7 @@ def run_reports(options: RunOptions | None = None) -> RunResult:
 
     Raises
     ------
-    ValueError
+    UserError
         For a bad option, parameter file or parameter (nothing is written then).
     RunLocked
         When another run holds the lock longer than ``options.wait`` seconds.
@@ -1612,7 +1612,7 @@ def _new_run_id(reports: Path, requested: str | None) -> str:
 
     if requested:
         if taken(requested):
-            raise ValueError(f"reports/{requested} already exists: choose another --run-id.")
+            raise UserError(f"reports/{requested} already exists: choose another --run-id.")
         return requested
     base = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%MZ")
     candidate, number = base, 1
@@ -1726,7 +1726,7 @@ def new_notebook(name: str) -> Path:
 
     Raises
     ------
-    ValueError
+    UserError
         When the name is not a usable file name or the notebook already exists.
     """
     import nbformat
@@ -1736,12 +1736,12 @@ def new_notebook(name: str) -> Path:
         suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "weekly_kpis"
         if not suggestion[0].isalpha():
             suggestion = f"report_{suggestion}"
-        raise ValueError(
+        raise UserError(
             f"{name!r} cannot be a notebook name: use lowercase letters, digits and underscores, "
             f"starting with a letter (for example {suggestion!r})."
         )
     if name in _RESERVED_NAMES:
-        raise ValueError(
+        raise UserError(
             f"{name!r} is reserved (params/{name}.yaml or reports/{name} has "
             f"another meaning): choose another name, e.g. {name}_report."
         )
@@ -1749,7 +1749,7 @@ def new_notebook(name: str) -> Path:
     params = config.params_dir() / f"{name}.yaml"
     for existing in (notebook, params):
         if existing.exists():
-            raise ValueError(
+            raise UserError(
                 f"{existing.relative_to(config.project_root())} already exists: "
                 "choose another name or edit that file."
             )
@@ -1757,7 +1757,7 @@ def new_notebook(name: str) -> Path:
     nb = nbformat.read(SKELETON, as_version=4)
     title = name.replace("_", " ").capitalize()
     for cell in nb.cells:
-        cell.source = cell.source.replace("REPORT_TITLE", title)
+        cell.source = cell.source.replace("REPORT_TITLE", title).replace("REPORT_NAME", name)
         cell.source = re.sub(rf"\b{_SKELETON_MODULE}\b", _project.MODULE_NAME, cell.source)
         if "parameters" in cell.metadata.get("tags", []):
             cell.source = re.sub(

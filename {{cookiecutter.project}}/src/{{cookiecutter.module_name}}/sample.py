@@ -45,6 +45,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .errors import UserError
+
 AS_OF = pd.Timestamp("2026-06-30 23:59:59")
 HISTORY_DAYS = 730
 EXPERIMENT_DAYS = 28
@@ -189,10 +191,10 @@ def write_sample(
     visit in its four weeks, about 40%); the benchmark uses it for a million-visitor test.
     """
     if customers < 50:
-        raise ValueError(f"The sample needs at least 50 customers (got {customers}).")
+        raise UserError(f"The sample needs at least 50 customers (got {customers}).")
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
-        raise ValueError(f"Unknown fault {unknown[0]!r}; known faults: {', '.join(FAULTS)}.")
+        raise UserError(f"Unknown fault {unknown[0]!r}; known faults: {', '.join(FAULTS)}.")
     tables, truth = generate(
         customers=customers,
         seed=seed,
@@ -518,7 +520,7 @@ def _weighted_units(rng: np.random.Generator, visit_p: np.ndarray, visitors: int
     without replacement slows to a crawl when nearly everyone is drawn)."""
     eligible = np.flatnonzero(visit_p > 0)
     if not 0 < visitors <= eligible.size:
-        raise ValueError(
+        raise UserError(
             f"experiment_visitors={visitors:,}: between 1 and the {eligible.size:,} customers "
             "who signed up before the experiment; ask for more customers for a larger test."
         )

@@ -49,6 +49,7 @@ from . import actions as _actions
 from .config import write_atomically
 from .data import fetch
 from .decisions import Decision
+from .errors import UserError
 
 SECONDS_PER_DAY = 86_400.0
 MAX_CHANNELS = 10  # more distinct channels than this are folded into channel_other
@@ -153,7 +154,7 @@ def customer_features(
         raw["top_category"] = _favourite_from_counts(raw, categories)
     if raw.empty:
         window_text = f" in the {lookback_days} days" if lookback_days else ""
-        raise ValueError(
+        raise UserError(
             f"No customer has at least {min_orders} order(s){window_text} up to "
             f"{cutoff:%Y-%m-%d %H:%M} in the orders table. Check as_of, lookback_days and "
             "min_orders, or that the orders table is filled."
@@ -335,7 +336,7 @@ def _resolve_as_of(orders: ibis.Table, as_of: Any) -> pd.Timestamp:
     if as_of is None:
         latest = orders.ordered_at.max().execute()
         if latest is None or pd.isna(latest):
-            raise ValueError(
+            raise UserError(
                 "The orders table has no orders, so there is no analysis date. Load orders "
                 "(or `make data` for the sample shop) or pass as_of explicitly."
             )
@@ -343,11 +344,11 @@ def _resolve_as_of(orders: ibis.Table, as_of: Any) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(as_of)
     except (TypeError, ValueError) as error:
-        raise ValueError(
+        raise UserError(
             f"as_of={as_of!r} is not a date or time; use e.g. '2026-06-30' or '2026-06-30 23:59'."
         ) from error
     if pd.isna(stamp):
-        raise ValueError("as_of is empty (NaT); pass a date such as '2026-06-30' or None.")
+        raise UserError("as_of is empty (NaT); pass a date such as '2026-06-30' or None.")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return stamp
@@ -529,7 +530,7 @@ def _score_array(values: pd.Series, column: str) -> np.ndarray:
     bad = numeric.isna() | ~numeric.isin(range(1, 6))
     if bad.any():
         example = _plain(values[bad].iloc[0])
-        raise ValueError(
+        raise UserError(
             f"Column {column!r} must hold whole scores 1-5; found {example!r} "
             f"({int(bad.sum())} bad row(s)). Compute scores with rfm_scores()."
         )
@@ -584,7 +585,7 @@ def segment_summary(
 def _group_summary(frame: pd.DataFrame, keys: pd.Series, name: str) -> pd.DataFrame:
     """The columns shared by segment summaries and cluster profiles."""
     if keys.isna().any():
-        raise ValueError(
+        raise UserError(
             f"{int(keys.isna().sum())} customer(s) have no {name}; fill or drop them first."
         )
     data = frame.assign(_kept=_kept_orders(frame))
@@ -684,14 +685,14 @@ def _labels_in_row_order(
         keys = features["customer_id"].map(labels)
         if keys.isna().any():
             missing = _plain(features.loc[keys.isna(), "customer_id"].iloc[0])
-            raise ValueError(
+            raise UserError(
                 f"The cluster labels have no entry for customer {missing!r}; pass the labels "
                 "from fit_clusters() run on these same features."
             )
     else:
         values = np.asarray(labels)
         if len(values) != len(features):
-            raise ValueError(
+            raise UserError(
                 f"Got {len(values)} cluster labels for {len(features)} customers; they must "
                 "match one to one."
             )
@@ -735,7 +736,7 @@ def cluster_matrix(
         if column in LOG_FEATURES:
             if (data < 0).any():
                 example = _plain(features.loc[data < 0, column].iloc[0])
-                raise ValueError(
+                raise UserError(
                     f"Feature {column!r} must not be negative to cluster on it (found "
                     f"{example!r}); check the orders (e.g. negative revenue, future dates)."
                 )
@@ -758,14 +759,14 @@ def _typical_aov_without_kept_orders(features: pd.DataFrame, log_aov: pd.Series)
 def _feature_columns(feature_set: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(feature_set, str):
         if feature_set not in FEATURE_SETS:
-            raise ValueError(
+            raise UserError(
                 f"feature_set={feature_set!r} is unknown; use one of {sorted(FEATURE_SETS)} "
                 "or a list of feature columns."
             )
         return FEATURE_SETS[feature_set]
     columns = tuple(feature_set)
     if not columns:
-        raise ValueError("feature_set is empty; name at least one feature column.")
+        raise UserError("feature_set is empty; name at least one feature column.")
     return columns
 
 
@@ -790,11 +791,11 @@ def choose_k(
     sample = matrix[_sample_index(len(matrix), sample_size, random_state)]
     candidates = sorted({_positive_int(k, "k_range values") for k in k_range})
     if not candidates or candidates[0] < 2:
-        raise ValueError(f"k_range must hold numbers of clusters of at least 2; got {candidates}.")
+        raise UserError(f"k_range must hold numbers of clusters of at least 2; got {candidates}.")
     distinct = len(np.unique(sample, axis=0))
     usable = [k for k in candidates if k <= min(distinct, len(sample) - 1)]
     if not usable:
-        raise ValueError(
+        raise UserError(
             f"Only {distinct} customer(s) with distinct behaviour: too few to form "
             f"{candidates[0]} clusters. Use more data (longer lookback_days) or fewer clusters."
         )
@@ -805,7 +806,7 @@ def choose_k(
         {"k": candidates, "silhouette": [silhouettes.get(k, np.nan) for k in candidates]}
     )
     if table["silhouette"].isna().all():
-        raise ValueError("No k could be scored: the customers do not form separate groups.")
+        raise UserError("No k could be scored: the customers do not form separate groups.")
     table["noise"] = _silhouette_noise(sample, scorable, table, random_state)
     best = float(table["silhouette"].max())
     table["within_noise"] = table["silhouette"] >= best - NOISE_MULTIPLE * table["noise"]
@@ -964,11 +965,11 @@ def fit_clusters(
     k_scores = None
     if isinstance(k, str):
         if k != "auto":
-            raise ValueError(f'k={k!r} is not understood; use "auto" or a whole number like 4.')
+            raise UserError(f'k={k!r} is not understood; use "auto" or a whole number like 4.')
         k, k_scores = choose_k(X, k_range, sample_size=sample_size, random_state=random_state)
     k = _positive_int(k, "k")
     if not 2 <= k <= len(X):
-        raise ValueError(f"k={k} clusters is impossible for {len(X)} customers; use 2 to {len(X)}.")
+        raise UserError(f"k={k} clusters is impossible for {len(X)} customers; use 2 to {len(X)}.")
     matrix = X.to_numpy()
     model = _fit_kmeans(matrix, k, random_state, minibatch=len(matrix) > minibatch_threshold)
     labels = _renumber_by_size(model, k)
@@ -1196,11 +1197,11 @@ def projection_2d(
     matrix = _as_matrix(X)
     label_values = np.asarray(labels)
     if len(label_values) != len(matrix):
-        raise ValueError(
+        raise UserError(
             f"Got {len(label_values)} labels for {len(matrix)} rows of X; they must match."
         )
     if matrix.shape[1] < 2:
-        raise ValueError("A 2-D projection needs at least two features in X.")
+        raise UserError("A 2-D projection needs at least two features in X.")
     index = _sample_index(len(matrix), sample_size, random_state)
     pca = PCA(n_components=2, random_state=random_state).fit(matrix[index])
     coords = pca.transform(matrix[index])
@@ -1236,7 +1237,7 @@ def export_membership(features: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv"):
-        raise ValueError(
+        raise UserError(
             f"Cannot tell the file format of {path.name!r}; end the name in .csv or .parquet."
         )
     membership = pd.DataFrame(
@@ -1268,7 +1269,7 @@ def adjusted_rand(
     right = _labels_by_customer(truth, "truth")
     common = left.index.intersection(right.index)
     if len(common) < 2:
-        raise ValueError(
+        raise UserError(
             f"labels and truth share {len(common)} customer id(s); they must describe the same "
             "customers (check the ids, e.g. 'c_001' vs '1')."
         )
@@ -1279,7 +1280,7 @@ def _labels_by_customer(obj: Any, name: str) -> pd.Series:
     if isinstance(obj, pd.DataFrame):
         others = [c for c in obj.columns if c != "customer_id"]
         if "customer_id" not in obj or len(others) != 1:
-            raise ValueError(
+            raise UserError(
                 f"{name} must have a customer_id column and exactly one label column; "
                 f"got columns {list(obj.columns)}."
             )
@@ -1289,12 +1290,12 @@ def _labels_by_customer(obj: Any, name: str) -> pd.Series:
     elif isinstance(obj, Mapping):
         series = pd.Series(obj)
     else:
-        raise ValueError(f"{name} must be a Series keyed by customer_id, a mapping or a frame.")
+        raise UserError(f"{name} must be a Series keyed by customer_id, a mapping or a frame.")
     if series.index.has_duplicates:
         duplicate = _plain(series.index[series.index.duplicated()][0])
-        raise ValueError(f"{name} lists customer {duplicate!r} more than once.")
+        raise UserError(f"{name} lists customer {duplicate!r} more than once.")
     if series.isna().any():
-        raise ValueError(f"{name} has customers without a label; drop or fill them first.")
+        raise UserError(f"{name} has customers without a label; drop or fill them first.")
     return series
 
 
@@ -1307,7 +1308,7 @@ def _require_columns(present: Iterable[str], needed: Iterable[str], table: str) 
     present = set(present)
     missing = [c for c in needed if c not in present]
     if missing:
-        raise ValueError(
+        raise UserError(
             f"The {table} table lacks column(s) {missing}; it has {sorted(present)}. "
             "Map your export's columns onto the data contract (see `python -m <module> contract`)."
         )
@@ -1315,16 +1316,16 @@ def _require_columns(present: Iterable[str], needed: Iterable[str], table: str) 
 
 def _require_frame(frame: Any, needed: Iterable[str], name: str, hint: str = "") -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}.")
+        raise UserError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}.")
     needed = tuple(needed)
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         advice = hint or "build the customer features with customer_features() first"
-        raise ValueError(
+        raise UserError(
             f"{name} lacks column(s) {missing} (it has {list(frame.columns)}); {advice}."
         )
     if frame.empty:
-        raise ValueError(f"{name} has no rows: there are no customers to segment.")
+        raise UserError(f"{name} has no rows: there are no customers to segment.")
 
 
 def _require_finite(frame: pd.DataFrame, column: str) -> None:
@@ -1333,7 +1334,7 @@ def _require_finite(frame: pd.DataFrame, column: str) -> None:
     if bad.any():
         first = int(np.argmax(bad))
         who = _plain(frame["customer_id"].iloc[first]) if "customer_id" in frame else "?"
-        raise ValueError(
+        raise UserError(
             f"Column {column!r} has {int(bad.sum())} missing or non-numeric value(s), e.g. for "
             f"customer {who!r} ({_plain(frame[column].iloc[first])!r}). Fill or drop them."
         )
@@ -1346,14 +1347,14 @@ def _plain(value: Any) -> Any:
 
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
+        raise UserError(f"{name} must be a whole number of at least 1; got {value!r}.")
     return int(value)
 
 
 def _as_matrix(X: pd.DataFrame | np.ndarray) -> np.ndarray:
     matrix = np.asarray(X, dtype="float64")
     if matrix.ndim != 2 or len(matrix) == 0:
-        raise ValueError("X must be a non-empty 2-D table (customers x features).")
+        raise UserError("X must be a non-empty 2-D table (customers x features).")
     return matrix
 
 
@@ -1454,11 +1455,11 @@ def recency_anchor(
     purchases nothing is anchored (``lapsed_after_days`` None).
     """
     if isinstance(lapsed_after_days, bool) or not isinstance(lapsed_after_days, int | np.integer):
-        raise ValueError(
+        raise UserError(
             f"lapsed_after_days must be a whole number of days; got {lapsed_after_days!r}."
         )
     if lapsed_after_days < 0:
-        raise ValueError(
+        raise UserError(
             f"lapsed_after_days must be 0 (from the data) or more; got {lapsed_after_days}."
         )
     histogram = repurchase_gaps(orders, as_of=as_of)

@@ -25,6 +25,7 @@ import pandas as pd
 from . import _project, acquisition, data, drilldown, funnel
 from . import operations as operations_
 from .decisions import Decision
+from .errors import UserError
 
 FACTORS = ("sessions", "conversion", "orders_per_buyer", "aov")
 FACTOR_LABELS = {
@@ -44,7 +45,7 @@ def week_start(column: ibis.Value, week_starts_on: str | None = None) -> ibis.Va
     """First day of the week holding each timestamp, in portable SQL."""
     start = week_starts_on or _project.WEEK_STARTS_ON
     if start not in WEEKDAYS:
-        raise ValueError(f"week_starts_on must be a weekday name; got {start!r}.")
+        raise UserError(f"week_starts_on must be a weekday name; got {start!r}.")
     shift = ibis.interval(days=(7 - WEEKDAYS.index(start)) % 7)
     return (column + shift).truncate("W") - shift
 
