@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -54,6 +55,31 @@ def test_params_file_only_sets_parameters_the_notebook_declares(path):
     declared = set(papermill.inspect_notebook(str(path)))
     assert set(values) <= declared, f"unknown in params: {sorted(set(values) - declared)}"
     assert declared >= SHARED
+
+
+def cell_values(path: Path) -> dict[str, object]:
+    """The parameters cell's values, read as Python literals (they are written as such)."""
+    (cell,) = tagged(nbformat.read(path, as_version=4), "parameters")
+    return {
+        node.target.id: ast.literal_eval(node.value)
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.AnnAssign)
+    }
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_parameters_cell_and_the_params_files_give_the_same_values(path):
+    # A scheduled run takes params/*.yaml; JupyterLab takes the cell: the two must not disagree,
+    # or the page a stakeholder gets differs from the one the PM tried.
+    scheduled = {
+        **(yaml.safe_load((ROOT / "params" / "defaults.yaml").read_text()) or {}),
+        **(yaml.safe_load((ROOT / "params" / f"{path.stem}.yaml").read_text()) or {}),
+    }
+    in_cell = cell_values(path)
+    differ = {k: (in_cell[k], v) for k, v in scheduled.items() if k in in_cell and in_cell[k] != v}
+    assert not differ, f"cell value vs params/*.yaml value differ: {differ}"
+    (cell,) = tagged(nbformat.read(path, as_version=4), "parameters")
+    assert f"params/{path.stem}.yaml" in cell.source, "the cell says where a scheduled run reads"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
