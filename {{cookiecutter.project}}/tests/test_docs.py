@@ -42,3 +42,16 @@ def test_exit_codes_in_the_readme_match_the_runner():
         (runner.EXIT_LOCKED, "another run was in progress"),
     ):
         assert f"{code} {word}" in " ".join(README.split())
+
+
+def test_the_map_of_where_things_live_names_every_module_and_only_those():
+    text = (ROOT / "docs" / "where-things-live.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(\w+\.py)`", text))
+    package = ROOT / "src" / "{{ cookiecutter.module_name }}"
+    present = {p.name for p in package.glob("*.py")} - {"__init__.py"}
+    assert present - named == set(), (
+        f"docs/where-things-live.md does not say where these live: {present - named}"
+    )
+    assert named - present == set(), (
+        f"docs/where-things-live.md names modules that are gone: {named - present}"
+    )
