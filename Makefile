@@ -17,7 +17,8 @@ help: ## Show the commands and what they do
 venv: $(VENV)/.kit-installed ## Create .venv with the kit's tools (cookiecutter, pytest, ruff)
 
 # uv when it is on the PATH (several times faster on a cold cache), else venv + pip; INSTALLER=pip
-# forces pip. Baked projects made by demo/test install into this same environment.
+# forces pip. Baked projects never install into it: demo, gallery and the tests give each
+# project its own .venv (this one lends them uv).
 INSTALLER ?= auto
 UV := $(if $(filter pip,$(INSTALLER)),,$(shell command -v uv 2>/dev/null))
 $(VENV)/.kit-installed: requirements.txt
