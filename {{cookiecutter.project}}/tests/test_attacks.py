@@ -8,7 +8,7 @@ the runner are marked slow.
 - SIGTERM mid-run: exit 5, every process gone, nothing changed, no temporary folder left;
 - disk full while publishing (a writer raising ENOSPC; a real tiny tmpfs): exit 1, one line
   with the path, nothing changed;
-- a partial or overridden run: not published;
+- a partial or overridden run: not published; a re-run of the same review: one log entry;
 - a worker whose notebook hangs while the runner does not stop it: it ends itself;
 - a password with a raw @, /, # or ?: refused (exit 2) before any kernel, shown masked;
 - a secret that is a common word: masked only where it stands as a credential;
@@ -165,6 +165,15 @@ def test_an_exception_after_the_export_cell_changes_nothing(shop):
     assert leftovers(shop) == []
     assert files_holding(shop, FAKE_PASSWORD) == []
     assert wait_until_gone(shop, 10) < 10 and processes_of(shop) == []
+
+
+@pytest.mark.slow
+def test_running_the_same_review_again_keeps_one_log_entry(shop):
+    """A scheduled re-run of the same review updates its decision-log line, never adds one."""
+    again = runner.run_reports(runner.RunOptions(run_id="again", jobs=2, timeout=120.0))
+    assert again.exit_code == 0, again.summary
+    log = pd.read_csv(shop / "data" / "decision_log.csv")
+    assert list(log["review_id"]) == ["rows-1000"]
 
 
 @pytest.mark.slow
