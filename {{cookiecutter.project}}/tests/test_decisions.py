@@ -44,7 +44,7 @@ def test_decision_log_upsert_is_idempotent(tmp_path):
 def test_decision_log_names_missing_columns(tmp_path):
     log = tmp_path / "decision_log.csv"
     pd.DataFrame({"review_id": ["a"]}).to_csv(log, index=False)
-    with pytest.raises(ValueError, match="missing the column"):
+    with pytest.raises(ValueError, match="lacks the column"):
         decision_log.read(log)
 
 

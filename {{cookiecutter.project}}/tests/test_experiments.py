@@ -432,7 +432,7 @@ def test_unit_outcomes_names_the_known_experiments_when_one_is_missing():
 
 def test_unit_outcomes_names_a_missing_column():
     t = _tables()
-    with pytest.raises(ValueError, match="orders table lacks column.*revenue"):
+    with pytest.raises(ValueError, match="orders table lacks the column.*revenue"):
         ex.unit_outcomes(t["assignments"], t["orders"].drop("revenue"), "x")
 
 

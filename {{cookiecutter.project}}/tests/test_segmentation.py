@@ -228,7 +228,7 @@ def test_features_with_only_the_required_columns():
 @pytest.mark.parametrize(
     ("kwargs", "drop", "message"),
     [
-        ({}, "revenue", "lacks column"),
+        ({}, "revenue", "lacks the column"),
         ({"as_of": "not a date"}, None, "as_of='not a date'"),
         ({"as_of": "2020-01-01"}, None, "No customer has at least 1 order"),
         ({"min_orders": 0}, None, "min_orders must be a whole number"),
@@ -346,7 +346,7 @@ def test_rfm_scores_reject_missing_values_naming_the_customer():
     frame = rfm_frame([1, 2], [1, 2], [5.0, np.nan])
     with pytest.raises(ValueError, match="'monetary'.*customer 'c1'"):
         seg.rfm_scores(frame)
-    with pytest.raises(ValueError, match="lacks column"):
+    with pytest.raises(ValueError, match="lacks the column"):
         seg.rfm_scores(frame.drop(columns="frequency"))
 
 
@@ -671,7 +671,7 @@ def test_a_failed_export_leaves_the_previous_list_whole(tmp_path, planted, monke
 def test_export_explains_a_missing_column_or_unknown_format(tmp_path, planted):
     features, _ = planted
     named = seg.assign_rfm_segment(seg.rfm_scores(features))
-    with pytest.raises(ValueError, match=r"lacks column\(s\) \['cluster'\]"):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) cluster"):
         seg.export_membership(named, tmp_path / "m.csv")
     with pytest.raises(ValueError, match="end the name in .csv or .parquet"):
         seg.export_membership(named.assign(cluster=0), tmp_path / "m.xlsx")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .config import write_atomically
-from .errors import UserError
+from .errors import UserError, require_columns
 
 SEGMENTS_FILE = "segment_membership.parquet"  # written by the segmentation report
 AT_RISK_FILE = "churn_at_risk.csv"  # written by the churn report
@@ -89,12 +89,7 @@ def _pick(frame: pd.DataFrame, candidates: tuple[str, ...], what: str, source: s
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], source: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"The {source} lacks the column(s) {', '.join(missing)}; it has "
-            f"{', '.join(map(str, frame.columns))}. Re-run the report that writes it."
-        )
+    require_columns(frame.columns, columns, f"The {source}", "Re-run the report that writes it.")
 
 
 def _booleans(values: pd.Series, column: str, source: str) -> pd.Series:

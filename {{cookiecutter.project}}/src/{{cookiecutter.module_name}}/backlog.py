@@ -49,7 +49,7 @@ import pandas as pd
 from . import data
 from .actions import SEGMENT_ACTIONS
 from .contract import DEVICES
-from .errors import UserError
+from .errors import UserError, problem_list
 
 TYPES = ("customer-facing", "platform-tech-debt", "operational")
 RANGED = ("impact", "confidence", "effort")
@@ -379,11 +379,7 @@ def parse_backlog(frame: pd.DataFrame, source: str = "the backlog") -> list[Item
             )
         )
     if problems:
-        raise UserError(
-            f"{source} has {len(problems)} problem{'s' if len(problems) > 1 else ''}; fix "
-            f"{'them' if len(problems) > 1 else 'it'} and run the report again:\n"
-            + "\n".join(f"- {p}" for p in problems)
-        )
+        raise problem_list(str(source), problems)
     return items
 
 

@@ -44,7 +44,7 @@ from . import bgnbd
 from .config import write_atomically
 from .data import fetch
 from .decisions import Decision
-from .errors import UserError
+from .errors import UserError, require_table_columns
 from .formats import md_escape
 
 SECONDS_PER_DAY = 86_400
@@ -138,15 +138,6 @@ def _whole_days(value: Any, name: str) -> int:
     return int(value)
 
 
-def _require_columns(table: ibis.Table, table_name: str, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise UserError(
-            f"The {table_name} table lacks the column(s) {', '.join(missing)}; it has "
-            f"{', '.join(table.columns)}. Map your export onto the data contract first."
-        )
-
-
 def _with_timestamp(table: ibis.Table, table_name: str, column: str) -> ibis.Table:
     """The table with ``column`` as a timestamp (dates are widened to midnight)."""
     dtype = table[column].type()
@@ -173,7 +164,7 @@ def _orders(orders: ibis.Table) -> ibis.Table:
             "orders must be an Ibis table (e.g. ibis.memtable(df) or a backend table), "
             f"got {type(orders).__name__}."
         )
-    _require_columns(orders, "orders", ("customer_id", "ordered_at", "revenue"))
+    require_table_columns("orders", orders.columns, ("customer_id", "ordered_at", "revenue"))
     orders = orders.filter(orders.customer_id.notnull())  # an order of nobody cannot churn
     return _with_timestamp(orders, "orders", "ordered_at")
 
@@ -181,7 +172,9 @@ def _orders(orders: ibis.Table) -> ibis.Table:
 def _sessions(sessions: ibis.Table) -> ibis.Table:
     if not isinstance(sessions, ibis.Table):
         raise UserError(f"sessions must be an Ibis table or None, got {type(sessions).__name__}.")
-    _require_columns(sessions, "sessions", ("visitor_id", "started_at", "added_to_cart"))
+    require_table_columns(
+        "sessions", sessions.columns, ("visitor_id", "started_at", "added_to_cart")
+    )
     return _with_timestamp(sessions, "sessions", "started_at")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, contract
-from .errors import UserError
+from .errors import UserError, problem_list, require_columns
 
 LOG_PATH = "data/decision_log.csv"
 COLUMNS = (
@@ -43,12 +43,9 @@ def read(log: Path | None = None) -> pd.DataFrame:
     if not log.is_file():
         return pd.DataFrame(columns=list(COLUMNS))
     frame = pd.read_csv(log, dtype={"review_id": str})
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"{log} is missing the column(s) {', '.join(missing)}; the decision log needs "
-            f"{', '.join(COLUMNS)} (see docs/decisions.md)."
-        )
+    require_columns(
+        frame.columns, COLUMNS, f"The decision log {log}", "See docs/decisions.md for its columns."
+    )
     return frame
 
 
@@ -128,11 +125,7 @@ def check(frame: pd.DataFrame, source: str, *, today: pd.Timestamp | None = None
             f"{out.at[i, 'measured_high']:g} are not in order (low ≤ effect ≤ high)"
         )
     if problems:
-        raise UserError(
-            f"The decision log {source} has {len(problems)} problem"
-            f"{'s' if len(problems) > 1 else ''}; fix it and run the report again:\n"
-            + "\n".join(f"- {p}." for p in problems)
-        )
+        raise problem_list(f"The decision log {source}", [f"{p}." for p in problems])
     return out
 
 

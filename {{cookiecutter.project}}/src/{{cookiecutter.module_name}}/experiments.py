@@ -37,7 +37,7 @@ from scipy import optimize, stats
 from statsmodels.regression.linear_model import OLS  # not statsmodels.api: 0.25 s less to import
 from statsmodels.stats.multitest import multipletests
 
-from .errors import UserError
+from .errors import UserError, require_table_columns
 
 SRM_THRESHOLD = 0.001  # below this p-value the split is treated as broken
 MIN_UNITS_PER_ARM = 30  # below this a readout (or a segment cut) is not attempted
@@ -750,15 +750,6 @@ def minimum_detectable_effect(
 # --------------------------------------------------------------------------------------------
 
 
-def _require_columns(table: ibis.Table, name: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise UserError(
-            f"The {name} table lacks column(s) {missing}; it has {list(table.columns)}. "
-            "Map your export onto the data contract (python -m <module> contract)."
-        )
-
-
 def _timestamp_literal(value: Any, like: ibis.Value) -> ibis.Value:
     """A timestamp literal of the same time-zone kind as the column it is compared with."""
     ts = pd.Timestamp(value)
@@ -792,10 +783,10 @@ def unit_outcomes(
 
     Raises ``UserError`` when the experiment has no assignments or a unit saw two variants.
     """
-    _require_columns(
-        assignments, "assignments", ("experiment_id", "unit_id", "variant", "assigned_at")
+    require_table_columns(
+        "assignments", assignments.columns, ("experiment_id", "unit_id", "variant", "assigned_at")
     )
-    _require_columns(orders, "orders", ("customer_id", "ordered_at", "revenue"))
+    require_table_columns("orders", orders.columns, ("customer_id", "ordered_at", "revenue"))
     if not isinstance(pre_days, int) or pre_days < 0:
         raise UserError(f"pre_days must be a whole number of days >= 0; got {pre_days!r}.")
 
@@ -839,7 +830,7 @@ def unit_outcomes(
             "device_unit"
         )
     if customers is not None:
-        _require_columns(customers, "customers", ("customer_id",))
+        require_table_columns("customers", customers.columns, ("customer_id",))
         extra = [c for c in ("country", "acquisition_channel") if c in customers.columns]
         if extra:
             cust = customers.select("customer_id", *extra).distinct(on="customer_id")
@@ -879,7 +870,7 @@ def _main_device(
     units: ibis.Table, sessions: ibis.Table, end: str | dt.datetime | None
 ) -> ibis.Table:
     """Most frequent session device of each unit from exposure to ``end`` (ties: alphabetical)."""
-    _require_columns(sessions, "sessions", ("visitor_id", "started_at", "device"))
+    require_table_columns("sessions", sessions.columns, ("visitor_id", "started_at", "device"))
     s = sessions.select("visitor_id", "started_at", "device")
     j = units.inner_join(s, units.unit_id == s.visitor_id)
     in_window = j.started_at >= j.assigned_at

@@ -34,7 +34,7 @@ from statsmodels.stats.proportion import proportion_confint
 from . import _project
 from .contract import LIKERT_PREFIX
 from .decisions import Decision
-from .errors import UserError
+from .errors import UserError, require_table_columns
 from .formats import md_escape
 
 __all__ = [
@@ -89,14 +89,7 @@ def _require_columns(data: Frame, columns: Sequence[str], table: str) -> None:
             f"Expected the {table} table as a pandas DataFrame or an Ibis table; "
             f"got a {type(data).__name__}."
         )
-    available = list(data.columns)
-    missing = [c for c in columns if c not in available]
-    if missing:
-        raise UserError(
-            f"The {table} table has no column {missing[0]!r} (needed: {', '.join(columns)}). "
-            f"Columns found: {', '.join(map(str, available)) or 'none'}. Rename the column in "
-            "your export or map it when importing."
-        )
+    require_table_columns(table, data.columns, columns)
 
 
 def _as_pandas(data: Frame, columns: Sequence[str], table: str) -> pd.DataFrame:

@@ -49,7 +49,7 @@ from . import actions as _actions
 from .config import write_atomically
 from .data import fetch
 from .decisions import Decision
-from .errors import UserError
+from .errors import UserError, require_columns, require_table_columns
 
 SECONDS_PER_DAY = 86_400.0
 MAX_CHANNELS = 10  # more distinct channels than this are folded into channel_other
@@ -123,7 +123,7 @@ def customer_features(
     count as ``unknown``) and ``top_category`` (the category with most orders, ties by name)
     when those columns exist.
     """
-    _require_columns(orders.columns, ORDER_COLUMNS, "orders")
+    require_table_columns("orders", orders.columns, ORDER_COLUMNS)
     min_orders = _positive_int(min_orders, "min_orders")
     if lookback_days is not None:
         lookback_days = _positive_int(lookback_days, "lookback_days")
@@ -1304,26 +1304,11 @@ def _labels_by_customer(obj: Any, name: str) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 
-def _require_columns(present: Iterable[str], needed: Iterable[str], table: str) -> None:
-    present = set(present)
-    missing = [c for c in needed if c not in present]
-    if missing:
-        raise UserError(
-            f"The {table} table lacks column(s) {missing}; it has {sorted(present)}. "
-            "Map your export's columns onto the data contract (see `python -m <module> contract`)."
-        )
-
-
 def _require_frame(frame: Any, needed: Iterable[str], name: str, hint: str = "") -> None:
     if not isinstance(frame, pd.DataFrame):
         raise UserError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}.")
-    needed = tuple(needed)
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        advice = hint or "build the customer features with customer_features() first"
-        raise UserError(
-            f"{name} lacks column(s) {missing} (it has {list(frame.columns)}); {advice}."
-        )
+    advice = hint or "build the customer features with customer_features() first"
+    require_columns(frame.columns, needed, name, f"{advice[0].upper()}{advice[1:]}.")
     if frame.empty:
         raise UserError(f"{name} has no rows: there are no customers to segment.")
 
@@ -1422,7 +1407,7 @@ def repurchase_gaps(orders: ibis.Table, *, as_of: Any = None) -> pd.DataFrame:
     Computed in the engine over purchase days (several orders on one day count once), orders
     up to ``as_of``. Returns ``gap_days`` and ``repeat_purchases``, by gap.
     """
-    _require_columns(orders.columns, ORDER_COLUMNS[:2], "orders")
+    require_table_columns("orders", orders.columns, ORDER_COLUMNS[:2])
     orders = orders.mutate(ordered_at=_as_timestamp_column(orders.ordered_at))
     cutoff = _resolve_as_of(orders, as_of)
     past = orders.filter(
