@@ -46,6 +46,7 @@ DEFAULT_REPEATS = 3
 OVERHEAD_SIZE = "m"  # where the issue sets the papermill overhead target
 ENGINE_SIZE = "l"  # where the issue sets the engine speed-up target
 MIB = 1024 * 1024
+DATA_URL_ENV = "SHOP_DATA_URL"
 SAMPLE_EVERY = 0.2  # seconds between two memory samples of a process tree
 STEP_TIMEOUT = 3 * 3600  # seconds: a step slower than this is stopped and reported as failed
 NOTEBOOK_TIMEOUT = 3600  # the runner's own per-notebook limit, above its 1800 s default
@@ -85,6 +86,13 @@ EXPERIMENT_NOTEBOOK = "post_launch_review"
 EXPERIMENT_VISITORS = 1_000_000  # issue 6: the readout of an A/B test this large within 60 s
 EXPERIMENT_CUSTOMERS = 1_100_000  # enough customers signed up before the test for 1M to enter
 EXPERIMENT_MAX_S = 60.0
+# Issue 16: the engine step against its limits, and the suite on a local Spark.
+IBIS_OVERHEAD_MAX = 1.15  # Ibis on DuckDB vs the same aggregation as hand-written DuckDB SQL
+POLARS_MIN_RATIO = 1.0  # Polars lazy time / engine time: the engine must be the faster
+AGGREGATE_METHODS = ("engine", "duckdb_sql", "polars", "pandas")
+DEFAULT_SPARK_SIZES = "m l"
+SPARK_URL = "spark://local[2]"  # a Spark inside each notebook's kernel, on the 2 cores
+SPARK_REPEATS = 1  # minutes per run: one run per size
 
 
 # ============================================================================ measuring
@@ -100,6 +108,8 @@ class Measurement:
     max_process_rss_mib: float  # largest single process in the tree (wait4 ru_maxrss)
     returncode: int
     output: str  # last part of stdout + stderr, for error messages
+    peak_jvm_rss_mib: float = 0.0  # the largest Java process of the tree (Spark), sampled
+    jvm_cpu_s: float = 0.0  # CPU of the tree's Java processes, last sample (wait4 misses them)
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -122,8 +132,10 @@ def rss_method() -> str:
     )
 
 
-def _tree_rss(pid: int) -> int | None:
-    """Bytes resident in the process ``pid`` and all its descendants, or None without psutil."""
+def _tree_rss(pid: int, java_cpu: dict[int, float] | None = None) -> tuple[int, int] | None:
+    """Bytes resident in the process ``pid`` and all its descendants, and in its largest Java
+    process (a Spark driver; 0 when there is none), or None without psutil. The CPU seconds
+    of each Java process so far go to ``java_cpu`` (a JVM is not reaped by our wait4)."""
     try:
         import psutil
     except ImportError:
@@ -132,12 +144,18 @@ def _tree_rss(pid: int) -> int | None:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
-    total = 0
+        return 0, 0
+    total = java = 0
     for process in processes:
         with contextlib.suppress(psutil.Error):
-            total += process.memory_info().rss
-    return total
+            rss = process.memory_info().rss
+            total += rss
+            if process.name() == "java":
+                java = max(java, rss)
+                if java_cpu is not None:
+                    times = process.cpu_times()
+                    java_cpu[process.pid] = times.user + times.system
+    return total, java
 
 
 def _kill_tree(pid: int) -> None:
@@ -158,12 +176,14 @@ class _TreeSampler(threading.Thread):
 
     def __init__(self, pid: int, deadline: float) -> None:
         super().__init__(daemon=True)
-        self.pid, self.deadline, self.peak = pid, deadline, 0
+        self.pid, self.deadline, self.peak, self.peak_java = pid, deadline, 0, 0
+        self.java_cpu: dict[int, float] = {}
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.is_set():
-            self.peak = max(self.peak, _tree_rss(self.pid) or 0)
+            total, java = _tree_rss(self.pid, self.java_cpu) or (0, 0)
+            self.peak, self.peak_java = max(self.peak, total), max(self.peak_java, java)
             if time.perf_counter() > self.deadline:
                 _kill_tree(self.pid)
             self._stopped.wait(SAMPLE_EVERY)
@@ -217,6 +237,8 @@ def measure(
         max_process_rss_mib=largest,
         returncode=process.returncode,
         output=output,
+        peak_jvm_rss_mib=sampler.peak_java / MIB,
+        jvm_cpu_s=sum(sampler.java_cpu.values()),
     )
 
 
@@ -263,7 +285,7 @@ class Project:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "SHOP_DATA_URL"}  # files, never a DB
+        env = {k: v for k, v in os.environ.items() if k != DATA_URL_ENV}  # files, never a DB
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(self.root / "src"), env.get("PYTHONPATH")])
         )
@@ -350,22 +372,36 @@ def interpreter_start(python: str, cwd: Path) -> float:
     return measure([python, "-c", "pass"], cwd=cwd).wall_s
 
 
-def ensure_dependencies(python: str, project: Path) -> list[str]:
-    """Install what is missing in the venv: the baked project's dependencies, and psutil.
+def ensure_dependencies(python: str, project: Path, *, spark: bool = False) -> list[str]:
+    """Install what is missing in the venv: the baked project's dependencies, psutil, Polars
+    (the peer of the engine step) and, when Spark is measured, the project's ``spark`` extra.
 
     The project itself is not installed: it is imported from ``<project>/src`` via PYTHONPATH
     (the runner passes the same path to its kernels), so no editable install points at a
-    temporary folder afterwards. psutil measures the memory of a whole process tree.
+    temporary folder afterwards. psutil measures the memory of a whole process tree. Everything
+    goes in one pip call, so the project's pins (sqlglot, duckdb) hold for the extras too.
     """
-    wanted = []
-    probe = "import pandas, ibis, duckdb, papermill, nbconvert, ipykernel, sklearn, statsmodels"
-    if subprocess.run([python, "-c", probe], capture_output=True).returncode != 0:
-        meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-        wanted += list(meta["dependencies"])
-    if subprocess.run([python, "-c", "import psutil"], capture_output=True).returncode != 0:
-        wanted.append("psutil")
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    probes = {
+        "import pandas, ibis, duckdb, papermill, nbconvert, ipykernel, sklearn, statsmodels": list(
+            meta["dependencies"]
+        ),
+        "import psutil": ["psutil"],
+        "import polars": ["polars"],
+    }
+    if spark:
+        probes["import pyspark, ibis.backends.pyspark"] = list(
+            meta["optional-dependencies"]["spark"]
+        )
+    wanted = [
+        package
+        for probe, packages in probes.items()
+        if subprocess.run([python, "-c", probe], capture_output=True).returncode != 0
+        for package in packages
+    ]
     if wanted:
-        say(f"installing {len(wanted)} missing package(s) into {python}: {', '.join(wanted)}")
+        wanted = [*dict.fromkeys([*wanted, *meta["dependencies"]])]  # the pins stay in force
+        say(f"installing missing packages into {python}: {', '.join(wanted)}")
         command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         subprocess.run([*command, *wanted], check=True)
         importlib.invalidate_caches()  # so this process finds psutil when it is the same venv
@@ -406,10 +442,19 @@ def clear_reports(project: Project) -> None:
 
 
 def report_run(
-    project: Project, data_dir: Path, run_id: str, *, jobs: int, only: Sequence[str] = ()
+    project: Project,
+    data_dir: Path,
+    run_id: str,
+    *,
+    jobs: int,
+    only: Sequence[str] = (),
+    data_url: str | None = None,
 ) -> tuple[Measurement, dict[str, Any]]:
-    """One ``python -m <module> run`` measured; returns it with what the run itself recorded."""
+    """One ``python -m <module> run`` measured; returns it with what the run itself recorded.
+
+    ``data_url`` runs the reports on that engine (``SHOP_DATA_URL``) instead of the files."""
     clear_reports(project)
+    env = project.env | ({DATA_URL_ENV: data_url} if data_url else {})
     command = [
         "-m",
         MODULE,
@@ -425,7 +470,7 @@ def report_run(
     ]
     if only:
         command += ["--only", *only]
-    done = measure([project.python, *command], cwd=project.root, env=project.env)
+    done = measure([project.python, *command], cwd=project.root, env=env)
     folder = project.root / "reports" / run_id
     summary_file = folder / "summary.json"
     # Exit code 1 (a notebook failed) and 3 (an alert fired) still leave a complete summary:
@@ -555,6 +600,7 @@ def bench_size(
     with_overhead: bool,
     with_engine: bool,
     engine_repeats: int,
+    with_spark: bool = False,
 ) -> dict[str, Any]:
     """Everything measured at one data size; the sample data is removed afterwards."""
     customers = SIZES[size]
@@ -602,6 +648,8 @@ def bench_size(
             n: stats([extra[n]["runner_seconds"] for extra in extras]) for n in notebooks
         }
         result["suite"][f"jobs{jobs}"] = summary
+    if with_spark:
+        result["spark"] = spark_suite(project, data_dir, size, notebooks)
 
     if with_overhead:
         result["overhead"] = overhead(project, data_dir, work, repeats, notebooks, result)
@@ -611,6 +659,43 @@ def bench_size(
     shutil.rmtree(data_dir, ignore_errors=True)
     result["load_average_at_end"] = _load()
     return result
+
+
+def spark_suite(
+    project: Project, data_dir: Path, size: str, notebooks: Sequence[str]
+) -> dict[str, Any]:
+    """(e) Every report on a local Spark (``spark://local[2]``) reading the same Parquet files.
+
+    ``run --jobs 1`` as the DuckDB suite beside it: each notebook's kernel starts its own Spark
+    (a JVM on the 2 cores), which the memory of the process tree includes; the largest Java
+    process is recorded on its own.
+    """
+    url = f"{SPARK_URL}?parquet={data_dir}"
+    jvm: list[Measurement] = []
+
+    def one(i: int) -> tuple[Measurement, dict[str, Any]]:
+        done, recorded = report_run(
+            project, data_dir, f"b-{size}-spark-{i}", jobs=1, only=notebooks, data_url=url
+        )
+        jvm.append(done)
+        return done, recorded
+
+    label = f"{size.upper()} suite on Spark local[2] --jobs 1"
+    summary, extras = repeated(label, SPARK_REPEATS, one)
+    statuses = {extra[n]["status"] for extra in extras for n in extra}
+    summary["status"] = "ok" if statuses == {"ok"} else ",".join(sorted(statuses))
+    errors = [extra[n].get("error") for extra in extras for n in extra if extra[n].get("error")]
+    if errors:
+        summary["error"] = str(errors[0])[-2000:]
+    summary["peak_jvm_rss_mib"] = stats([round(m.peak_jvm_rss_mib, 1) for m in jvm])
+    # wait4 counts the Python processes only: the JVMs' own CPU, sampled, is added
+    summary["jvm_cpu_s"] = stats([round(m.jvm_cpu_s, 1) for m in jvm])
+    summary["cpu_with_jvm_s"] = stats([round(m.cpu_s + m.jvm_cpu_s, 1) for m in jvm])
+    summary["per_notebook_runner_seconds"] = {
+        n: stats([extra[n]["runner_seconds"] for extra in extras if n in extra]) for n in notebooks
+    }
+    summary["url"] = f"{SPARK_URL}?parquet=<the size's sample folder>"
+    return summary
 
 
 def overhead(
@@ -687,14 +772,15 @@ def experiment_at_scale(project: Project, work: Path, repeats: int) -> dict[str,
 
 
 def engine_vs_pandas(project: Project, data_dir: Path, work: Path, repeats: int) -> dict[str, Any]:
-    """(b) Customer features from the orders table: Ibis/DuckDB (as the notebooks do) vs pandas.
+    """(b) Customer features from the orders table: Ibis/DuckDB (as the notebooks do) vs the
+    same aggregation as hand-written DuckDB SQL, as Polars lazy, and as naive pandas.
 
     Each method runs in a fresh process per repeat, so its peak memory is its own; the timed part
     starts after the imports and ends with the same customer-level DataFrame.
     """
     out: dict[str, Any] = {}
-    checks: dict[str, list[dict[str, Any]]] = {}
-    for method in ("engine", "pandas"):
+    checks: dict[str, dict[str, Any]] = {}
+    for method in AGGREGATE_METHODS:
 
         def one(i: int, method: str = method) -> tuple[Measurement, dict[str, Any]]:
             result_file = work / f"aggregate-{method}-{i}.json"
@@ -714,15 +800,17 @@ def engine_vs_pandas(project: Project, data_dir: Path, work: Path, repeats: int)
             phase: stats([e["phases"][phase] for e in extras]) for phase in extras[0]["phases"]
         }
         out[method] = summary
-        checks[method] = [e["check"] for e in extras]
-    out["same_result"] = _same_check(checks["engine"][0], checks["pandas"][0])
-    out["check"] = checks["engine"][0]
-    out["speedup"] = round(
-        out["pandas"]["seconds"]["median"] / out["engine"]["seconds"]["median"], 3
-    )
+        checks[method] = extras[0]["check"]
+    out["same_result"] = _same_check(checks["engine"], checks["pandas"])
+    out["same_result_all"] = {m: _same_check(checks["engine"], checks[m]) for m in checks}
+    out["check"] = checks["engine"]
+    seconds = {m: out[m]["seconds"]["median"] for m in AGGREGATE_METHODS}
+    out["speedup"] = round(seconds["pandas"] / seconds["engine"], 3)
     out["speedup_end_to_end"] = round(
         out["pandas"]["wall_s"]["median"] / out["engine"]["wall_s"]["median"], 3
     )
+    out["ibis_overhead"] = round(seconds["engine"] / seconds["duckdb_sql"], 3)
+    out["polars_ratio"] = round(seconds["polars"] / seconds["engine"], 3)
     return out
 
 
@@ -833,12 +921,14 @@ def _run_cell(shell: Any, source: str, notebook: str) -> None:
 
 
 def child_aggregate(method: str, data_dir: str, result: str) -> int:
-    """``_aggregate engine|pandas DATA RESULT``: customer features from the orders table."""
+    """``_aggregate METHOD DATA RESULT``: customer features from the orders table, by one of
+    AGGREGATE_METHODS (the engine as the notebooks call it, or one of its peers)."""
     import pandas as pd
 
+    seg = __import__(f"{MODULE}.segmentation", fromlist=["segmentation"])
+    orders_file = Path(data_dir) / "orders.parquet"
     if method == "engine":
         data = __import__(f"{MODULE}.data", fromlist=["data"])
-        seg = __import__(f"{MODULE}.segmentation", fromlist=["segmentation"])
         started = time.perf_counter()
         con = data.connect(data_dir)
         orders = data.table(con, "orders")
@@ -846,9 +936,19 @@ def child_aggregate(method: str, data_dir: str, result: str) -> int:
         ready = time.perf_counter()
         features = seg.customer_features(orders, as_of=cutoff)
         phases = {"connect": ready - started, "aggregate": time.perf_counter() - ready}
+    elif method in ("duckdb_sql", "polars"):
+        # The same plan as the engine's (one small scan for the channel and category levels,
+        # one GROUP BY with a count per level), written by hand; the levels and the pandas
+        # step after the fetch are the package's own, so only the engine step differs.
+        aggregate = duckdb_sql_aggregates if method == "duckdb_sql" else polars_aggregates
+        started = time.perf_counter()
+        raw, cutoff, channels, categories, ready = aggregate(orders_file, seg)
+        raw["top_category"] = seg._favourite_from_counts(raw, categories)
+        features = seg._derive_features(raw, cutoff, channels)
+        phases = {"connect": ready - started, "aggregate": time.perf_counter() - ready}
     else:
         started = time.perf_counter()
-        orders = pd.read_parquet(Path(data_dir) / "orders.parquet")
+        orders = pd.read_parquet(orders_file)
         ready = time.perf_counter()
         features = pandas_customer_features(orders)
         phases = {"read": ready - started, "aggregate": time.perf_counter() - ready}
@@ -857,6 +957,100 @@ def child_aggregate(method: str, data_dir: str, result: str) -> int:
         json.dumps({"seconds": seconds, "phases": phases, "check": feature_check(features)})
     )
     return 0
+
+
+def _naive_utc(moment: Any) -> Any:
+    import pandas as pd
+
+    moment = pd.Timestamp(moment)
+    return moment.tz_convert("UTC").tz_localize(None) if moment.tz is not None else moment
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def duckdb_sql_aggregates(orders_file: Path, seg: Any) -> tuple[Any, ...]:
+    """Per-customer aggregates as an analyst would write them in DuckDB SQL (no Ibis)."""
+    import duckdb
+
+    con = duckdb.connect()
+    cutoff = con.sql(f"SELECT max(ordered_at) FROM read_parquet({_sql_text(orders_file)})")
+    cutoff = cutoff.fetchone()[0]
+    con.sql(
+        f"CREATE TEMP VIEW o AS SELECT *, coalesce(CAST(channel AS VARCHAR), 'unknown') AS ch, "
+        f"coalesce(is_refunded, false) AS refunded FROM read_parquet({_sql_text(orders_file)}) "
+        f"WHERE ordered_at <= CAST({_sql_text(cutoff)} AS TIMESTAMP)"
+    )
+    ready = time.perf_counter()
+    mix = con.sql("SELECT ch AS channel, CAST(category AS VARCHAR) AS category, count(*) AS n "
+                  "FROM o GROUP BY ALL").df()  # fmt: skip
+    channels, categories = seg._channel_levels(mix), seg._category_levels(mix)
+    named = ", ".join(_sql_text(v) for v in channels if v != "other") or "NULL"
+    counts = [
+        f"count(*) FILTER (WHERE ch NOT IN ({named})) AS {column}"
+        if value == "other"
+        else f"count(*) FILTER (WHERE ch = {_sql_text(value)}) AS {column}"
+        for value, column in channels.items()
+    ] + [
+        f"count(*) FILTER (WHERE category = {_sql_text(name)}) AS category_orders_{i}"
+        for i, name in enumerate(categories)
+    ]
+    raw = con.sql(
+        "SELECT customer_id, min(ordered_at) AS first_order_at, max(ordered_at) AS "
+        "last_order_at, count(*) AS frequency, count(*) FILTER (WHERE refunded) AS "
+        "refunded_orders, sum(CASE WHEN refunded THEN 0.0 ELSE CAST(revenue AS DOUBLE) END) AS "
+        "monetary, sum(CASE WHEN refunded THEN 0.0 ELSE coalesce(CAST(discount AS DOUBLE), 0.0) "
+        "END) AS discount, " + ", ".join(counts) + " FROM o GROUP BY customer_id "
+        "ORDER BY customer_id"
+    ).df()
+    return raw, _naive_utc(cutoff), channels, categories, ready
+
+
+def polars_aggregates(orders_file: Path, seg: Any) -> tuple[Any, ...]:
+    """Per-customer aggregates as Polars lazy frames (the peer an expert would pick)."""
+    import polars as pl
+
+    scan = pl.scan_parquet(orders_file)
+    cutoff = scan.select(pl.col("ordered_at").max()).collect().item()
+    orders = scan.filter(pl.col("ordered_at") <= cutoff).with_columns(
+        ch=pl.col("channel").cast(pl.String).fill_null("unknown"),
+        refunded=pl.col("is_refunded").fill_null(False),
+        category=pl.col("category").cast(pl.String),
+    )
+    ready = time.perf_counter()
+    mix = orders.group_by(channel="ch", category="category").agg(n=pl.len()).collect()
+    mix = mix.to_pandas()
+    channels, categories = seg._channel_levels(mix), seg._category_levels(mix)
+    named = [v for v in channels if v != "other"]
+    kept = ~pl.col("refunded")
+    counts = [
+        (~pl.col("ch").is_in(named) if value == "other" else pl.col("ch") == value)
+        .sum()
+        .alias(column)
+        for value, column in channels.items()
+    ] + [
+        (pl.col("category") == name).sum().alias(f"category_orders_{i}")
+        for i, name in enumerate(categories)
+    ]
+    raw = (
+        orders.group_by("customer_id")
+        .agg(
+            pl.col("ordered_at").min().alias("first_order_at"),
+            pl.col("ordered_at").max().alias("last_order_at"),
+            pl.len().alias("frequency"),
+            pl.col("refunded").sum().alias("refunded_orders"),
+            pl.when(kept).then(pl.col("revenue").cast(pl.Float64)).otherwise(0.0).sum()
+            .alias("monetary"),
+            pl.when(kept).then(pl.col("discount").cast(pl.Float64).fill_null(0.0))
+            .otherwise(0.0).sum().alias("discount"),
+            *counts,
+        )
+        .sort("customer_id")
+        .collect()
+        .to_pandas()
+    )  # fmt: skip
+    return raw, _naive_utc(cutoff), channels, categories, ready
 
 
 def pandas_customer_features(orders: Any) -> Any:
@@ -947,7 +1141,12 @@ CHILD_COMMANDS: dict[str, Callable[[list[str]], int]] = {
 
 
 def run_benchmark(
-    python: str, sizes: Sequence[str], repeats: int, large_repeats: int, only: Sequence[str]
+    python: str,
+    sizes: Sequence[str],
+    repeats: int,
+    large_repeats: int,
+    only: Sequence[str],
+    spark_sizes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Measure everything and return the content of results.json."""
     started_at = dt.datetime.now(dt.UTC)
@@ -962,7 +1161,8 @@ def run_benchmark(
         say(f"baking the default project (x{repeats}) with {python}")
         bakes = [bake_once(python, work / f"bake-{i}") for i in range(repeats)]
         project = Project(work / "bake-0" / PROJECT, python)
-        installed = ensure_dependencies(python, project.root)
+        spark_sizes = [size for size in sizes if size in spark_sizes]
+        installed = ensure_dependencies(python, project.root, spark=bool(spark_sizes))
         notebooks = list(only) or project.notebooks()
         missing = sorted(set(notebooks) - set(project.notebooks()))
         if missing:
@@ -982,6 +1182,7 @@ def run_benchmark(
         }
         results["method"] = {
             "sizes": list(sizes),
+            "spark_sizes": spark_sizes,
             "repeats": repeats,
             "repeats_l": large_repeats,
             "notebooks": notebooks,
@@ -1000,6 +1201,13 @@ def run_benchmark(
             "(Ibis on DuckDB, as the segmentation notebook does)",
             "pandas": "pd.read_parquet(orders.parquet) and groupby (bench/run.py "
             "pandas_customer_features), checked to give the same totals",
+            "duckdb_sql": "the engine's two queries written by hand as DuckDB SQL on "
+            "read_parquet (bench/run.py duckdb_sql_aggregates), the package's own levels and "
+            "pandas step after the fetch",
+            "polars": "the same two aggregations as Polars lazy frames on scan_parquet "
+            "(bench/run.py polars_aggregates), collected and converted to pandas",
+            "spark": f"`run --jobs 1` with SHOP_DATA_URL={SPARK_URL}?parquet=<sample folder>: "
+            "each notebook's kernel starts a local Spark (a JVM on 2 cores)",
         }
         results["bake"] = {
             "cli": summarise(bakes),
@@ -1024,6 +1232,7 @@ def run_benchmark(
                 with_overhead=size == overhead_size,
                 with_engine=size == engine_size,
                 engine_repeats=repeats,
+                with_spark=size in spark_sizes,
             )
             _write_partial(results)
         if "l" in sizes and EXPERIMENT_NOTEBOOK in notebooks:
@@ -1149,6 +1358,7 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             met if at_l else None,
         )
     )
+    rows += _engine_limit_targets(engine, at_l)
     # The steepest of the S->L fit and the local M->L slope over every notebook and suite:
     # fixed costs flatten the fit, the M->L slope shows how the data-bound part grows.
     scale = results["scaling"]
@@ -1170,6 +1380,33 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     )
     return rows + _analysis_targets(results)
+
+
+def _engine_limit_targets(engine: Mapping[str, Any], at_l: bool) -> list[dict[str, Any]]:
+    """Issue 16: the engine step against hand-written DuckDB SQL and against Polars lazy."""
+    same = engine.get("same_result_all", {})
+    overhead, polars = engine.get("ibis_overhead"), engine.get("polars_ratio")
+    size = engine["size"].upper()
+    return [
+        _target(
+            f"Ibis overhead vs hand-written DuckDB SQL at {size} (#16)",
+            f"≤ {IBIS_OVERHEAD_MAX:g}× at L",
+            overhead,
+            "×",
+            (overhead <= IBIS_OVERHEAD_MAX and same.get("duckdb_sql") is True)
+            if at_l and overhead is not None
+            else None,
+        ),
+        _target(
+            f"Polars lazy time / engine time at {size} (#16)",
+            f"≥ {POLARS_MIN_RATIO:g}× (engine faster) at L",
+            polars,
+            "×",
+            (polars >= POLARS_MIN_RATIO and same.get("polars") is True)
+            if at_l and polars is not None
+            else None,
+        ),
+    ]
 
 
 def _analysis_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -1267,7 +1504,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "Issue 9's targets first, then those the generator and analysis issues set (#3-#6, #15).",
+        "Issue 9's targets first (with issue 16's limits of the engine step beside the engine "
+        "row), then those the generator and analysis issues set (#3-#6, #15).",
         "",
         "| target | goal | measured | |",
         "|---|---|---|---|",
@@ -1284,7 +1522,7 @@ def markdown(results: Mapping[str, Any]) -> str:
     lines += _fixed_section(results) + _sample_section(results)
     lines += _notebook_section(results)
     lines += _suite_section(results) + _overhead_section(results) + _engine_section(results)
-    lines += _experiment_section(results)
+    lines += _experiment_section(results) + _spark_section(results)
     lines += _scaling_section(results) + _method_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -1536,38 +1774,131 @@ def _overhead_section(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+METHOD_LABELS = {
+    "engine": "engine (Ibis on DuckDB, as the notebooks)",
+    "duckdb_sql": "hand-written DuckDB SQL",
+    "polars": "Polars lazy",
+    "pandas": "naive pandas",
+}
+
+
 def _engine_section(results: Mapping[str, Any]) -> list[str]:
     engine = results["engine_vs_pandas"]
     rows = results["sizes"][engine["size"]]
+    methods = [m for m in AGGREGATE_METHODS if m in engine]
     lines = [
-        f"## (b) Engine vs pandas at {engine['size'].upper()} ({rows['orders']:,} orders)",
+        f"## (b) The engine step at {engine['size'].upper()} ({rows['orders']:,} orders): Ibis on "
+        "DuckDB vs hand-written SQL, Polars and pandas",
         "",
         "Customer features from the orders table (what the segmentation notebook aggregates): "
-        "Ibis on DuckDB vs reading the Parquet file into pandas and grouping. Timed from opening "
-        "the data to the customer-level DataFrame (imports excluded); memory is the process's "
-        f"peak. Median of {engine['engine']['repeats']} runs of each, each in a fresh process.",
+        "Ibis on DuckDB as the package runs it; the same two queries written by hand in DuckDB "
+        "SQL (the limit: what Ibis costs on top); the same aggregation as Polars lazy frames (the "
+        "peer an expert would pick); and reading the Parquet file into pandas and grouping. Timed "
+        "from opening the data to the customer-level DataFrame (imports excluded); memory is the "
+        f"process's peak. Median of {engine['engine']['repeats']} runs of each, each in a fresh "
+        "process.",
         "",
-        "| method | time | phases | CPU (process) | peak memory |",
-        "|---|---|---|---|---|",
+        "| method | time | vs engine | phases | CPU (process) | peak memory |",
+        "|---|---|---|---|---|---|",
     ]
-    for method in ("engine", "pandas"):
+    base = engine["engine"]["seconds"]["median"]
+    for method in methods:
         entry = engine[method]
         phases = ", ".join(f"{k} {v['median']:.1f} s" for k, v in entry["phases"].items())
+        seconds = entry["seconds"]["median"]
         lines.append(
-            f"| {method} | {entry['seconds']['median']:.2f} s | {phases} | "
-            f"{_median(entry, 'cpu_s'):.1f} s | "
-            f"{_median(entry, 'peak_rss_mib'):,.0f} MiB |"
+            f"| {METHOD_LABELS[method]} | {seconds:.2f} s | {seconds / base:.2f}× | {phases} | "
+            f"{_median(entry, 'cpu_s'):.1f} s | {_median(entry, 'peak_rss_mib'):,.0f} MiB |"
         )
-    same = "the same" if engine["same_result"] else "**different**"
+    same_all = engine.get("same_result_all", {"pandas": engine["same_result"]})
+    differ = [METHOD_LABELS[m] for m, same in same_all.items() if not same]
     lines += [
-        f"| **speed-up** | **{engine['speedup']:.1f}×** | | | |",
         "",
-        f"Both give {same} result ({engine['check']['rows']:,} customers; row count, sums of "
-        "every feature and the favourite-category counts compared). End to end, with Python "
-        f"start and imports, the speed-up is {engine['speedup_end_to_end']:.1f}×.",
+        f"Speed-up over pandas **{engine['speedup']:.1f}×**"
+        + (
+            f"; Ibis's overhead over hand-written SQL **{engine['ibis_overhead']:.2f}×**; "
+            f"Polars takes **{engine['polars_ratio']:.2f}×** the engine's time"
+            if "ibis_overhead" in engine
+            else ""
+        )
+        + f". Every method gives {'the same' if not differ else 'a **different**'} result "
+        + (f"({', '.join(differ)} differ) " if differ else "")
+        + f"({engine['check']['rows']:,} customers; row count, sums of every feature and the "
+        "favourite-category counts compared). End to end, with Python start and imports, the "
+        f"speed-up over pandas is {engine['speedup_end_to_end']:.1f}×.",
         "",
     ]
     return lines
+
+
+def _spark_section(results: Mapping[str, Any]) -> list[str]:
+    measured = [(size, at) for size, at in _sizes(results) if "spark" in at]
+    if not measured:
+        return []
+    lines = [
+        "## (e) The suite on a local Spark beside DuckDB",
+        "",
+        f"`run --jobs 1` over every report, on DuckDB and with `SHOP_DATA_URL={SPARK_URL}"
+        "?parquet=<the sample folder>`: each notebook's kernel starts its own local Spark (a JVM "
+        "on the 2 cores) and reads the same Parquet files. *Ratio* is Spark's wall over "
+        "DuckDB's; memory is the whole process tree, the JVM included, and the largest Java "
+        "process on its own; Spark's CPU includes its JVMs' (sampled). One run per size.",
+        "",
+        "| size | DuckDB | Spark | ratio | CPU DuckDB / Spark | peak memory DuckDB / Spark "
+        "| JVM peak | status |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size, at in measured:
+        duck, spark = at["suite"]["jobs1"], at["spark"]
+        lines.append(
+            f"| {_size_label(size, at)} | {_median(duck, 'wall_s'):.1f} s | "
+            f"{_median(spark, 'wall_s'):.1f} s | "
+            f"{_median(spark, 'wall_s') / _median(duck, 'wall_s'):.1f}× | "
+            f"{_median(duck, 'cpu_s'):.0f} s / {_median(spark, 'cpu_with_jvm_s'):.0f} s | "
+            f"{_median(duck, 'peak_rss_mib'):,.0f} / {_median(spark, 'peak_rss_mib'):,.0f} MiB | "
+            f"{_median(spark, 'peak_jvm_rss_mib'):,.0f} MiB | {spark['status']} |"
+        )
+    lines += ["", "Per report (runner seconds, DuckDB → Spark):", ""]
+    for size, at in measured:
+        duck = at["suite"]["jobs1"]["per_notebook_runner_seconds"]
+        spark = at["spark"]["per_notebook_runner_seconds"]
+        lines.append(
+            f"- {size.upper()}: "
+            + ", ".join(
+                f"{name} {duck[name]['median']:.1f} → {spark[name]['median']:.1f} s"
+                for name in spark
+                if name in duck and spark[name]["median"] is not None
+            )
+        )
+    ratios = [_median(at["spark"], "wall_s") / _median(at["suite"]["jobs1"], "wall_s")
+              for _, at in measured]  # fmt: skip
+    lines += ["", _spark_on_a_cluster(min(ratios), max(ratios)), ""]
+    return lines
+
+
+def _ratio_range(low: float, high: float) -> str:
+    return f"{low:.1f}×" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f}×"
+
+
+def _spark_on_a_cluster(fastest: float, slowest: float) -> str:
+    """What the local measurement cannot show (see docs/design-decisions.md, Spark)."""
+    here = (
+        f"On one machine Spark takes {_ratio_range(fastest, slowest)} DuckDB's time"
+        if slowest >= 1
+        else f"On one machine Spark already takes {slowest:.2f}× DuckDB's time or less"
+    )
+    return (
+        f"**What a cluster changes.** {here}: every notebook pays a JVM start and a Spark "
+        "session, and every query is planned for distribution. On a cluster (Spark Connect, "
+        "`sc://…`) the kernel is a thin client and the session is already running. What scales "
+        "out are the engine steps: the scans, filters, joins and group-bys over orders, "
+        "sessions, events and assignments (customer features, the weekly KPI and funnel "
+        "aggregates, cohorts, the experiment's metric sums), whose inputs can be any size. What "
+        "stays on the driver are the steps on results of at most one row per customer: the "
+        "BG/NBD and Gamma-Gamma fits (SciPy), k-means and the churn model (scikit-learn), the "
+        "bootstrap and Monte Carlo draws, the charts and the pages; those results travel to the "
+        "driver through Arrow, so the driver's memory must hold them."
+    )
 
 
 def _scaling_section(results: Mapping[str, Any]) -> list[str]:
@@ -1619,7 +1950,14 @@ def _method_section(results: Mapping[str, Any]) -> list[str]:
         f"- Notebook: {method['notebook']}.",
         f"- Suite: {method['suite']}.",
         f"- Plain: {method['plain']}.",
-        f"- Engine: {method['engine']}; pandas: {method['pandas']}.",
+        f"- Engine: {method['engine']}; pandas: {method['pandas']}"
+        + (
+            f"; DuckDB SQL: {method['duckdb_sql']}; Polars: {method['polars']}"
+            if "polars" in method
+            else ""
+        )
+        + ".",
+        *([f"- Spark: {method['spark']}."] if method.get("spark_sizes") else []),
         "- Load average at the start of each size: "
         + "; ".join(
             f"{s.upper()} {_load_text(at['load_average_at_start'])}" for s, at in _sizes(results)
@@ -1682,6 +2020,8 @@ def bounds_notes(results: Mapping[str, Any]) -> list[str]:
         )
     if "engine vs pandas" in missed:
         notes.append(_engine_note(results))
+    if {"Ibis overhead vs hand-written DuckDB SQL", "Polars lazy time / engine time"} & set(missed):
+        notes.append(_engine_limit_note(results))
     if "time vs orders" in missed:
         rows = results["scaling"]["exponents"]
         steep = sorted(
@@ -1712,6 +2052,23 @@ def _engine_note(results: Mapping[str, Any]) -> str:
         f"of pandas' peak memory. Phases: {phases}"
         + ("." if engine["same_result"] else "; the results differ, see results.json.")
         + " See bench/README.md, *Profiles*."
+    )
+
+
+def _engine_limit_note(results: Mapping[str, Any]) -> str:
+    engine = results["engine_vs_pandas"]
+    methods = [m for m in ("engine", "duckdb_sql", "polars") if m in engine]
+    phases = "; ".join(
+        f"{METHOD_LABELS[m]}: "
+        + ", ".join(f"{k} {v['median']:.2f} s" for k, v in engine[m]["phases"].items())
+        + f", {_median(engine[m], 'cpu_s') / _median(engine[m], 'wall_s'):.1f} cores busy"
+        for m in methods
+    )
+    return (
+        f"**Engine step limits** (Ibis {engine['ibis_overhead']:.2f}× hand-written SQL, Polars "
+        f"{engine['polars_ratio']:.2f}× the engine): the three share the levels query and the "
+        f"pandas step after the fetch, so the difference is in opening the data and the two "
+        f"queries. Phases: {phases}."
     )
 
 
@@ -1782,6 +2139,12 @@ def _parser() -> argparse.ArgumentParser:
         "the kit root; env BENCH_OUT)",
     )
     parser.add_argument(
+        "--spark-sizes",
+        default=os.environ.get("BENCH_SPARK_SIZES", DEFAULT_SPARK_SIZES),
+        help="sizes (of --sizes) at which the suite also runs on a local Spark (default "
+        f"{DEFAULT_SPARK_SIZES!r}; '' for none; env BENCH_SPARK_SIZES)",
+    )
+    parser.add_argument(
         "--markdown-only",
         action="store_true",
         help="only re-write BENCHMARKS.md from an existing results.json",
@@ -1818,7 +2181,8 @@ def main(argv: Sequence[str]) -> int:
         python = os.path.abspath(args.python)  # not resolve(): a venv's python is a symlink
         only = args.notebooks.replace(",", " ").split()
         try:
-            results = run_benchmark(python, sizes, args.repeats, large, only)
+            spark_sizes = args.spark_sizes.replace(",", " ").lower().split()
+            results = run_benchmark(python, sizes, args.repeats, large, only, spark_sizes)
         except StepFailed as error:
             print(f"ERROR: {error}", file=sys.stderr)
             return 1

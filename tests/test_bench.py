@@ -19,9 +19,10 @@ import pytest
 from conftest import KIT, VENV, baked, clean_env
 
 # issue 9: bake, S suite, L suite time, L memory, overhead, engine, linearity; then issues 3-6:
+# with issue 16's two limits of the engine step (Ibis vs hand-written DuckDB SQL, vs Polars),
 # sample, segmentation and churn at L (time and memory each), the weekly review at L (issue 15),
 # the 1M-visitor experiment
-TARGETS = 15
+TARGETS = 17
 
 
 def figures(node: object) -> list[dict]:
@@ -101,9 +102,25 @@ def test_the_side_by_side_comparisons_are_consistent(results):
     # a second, independent implementation (plain pandas) agrees with the engine's features
     assert engine["same_result"] is True
     assert engine["check"]["rows"] == 1_000
-    seconds = {method: engine[method]["seconds"]["median"] for method in ("engine", "pandas")}
-    ratio = seconds["pandas"] / seconds["engine"]
-    assert engine["speedup"] == pytest.approx(ratio, rel=1e-2, abs=2e-3)
+    # and so do the engine's peers: the same queries as hand-written DuckDB SQL, Polars lazy
+    assert engine["same_result_all"] == dict.fromkeys(
+        ("engine", "duckdb_sql", "polars", "pandas"), True
+    )
+    seconds = {
+        m: engine[m]["seconds"]["median"] for m in ("engine", "duckdb_sql", "polars", "pandas")
+    }
+    assert engine["speedup"] == pytest.approx(
+        seconds["pandas"] / seconds["engine"], rel=1e-2, abs=2e-3
+    )
+    assert engine["ibis_overhead"] == pytest.approx(
+        seconds["engine"] / seconds["duckdb_sql"], rel=1e-2, abs=2e-3
+    )
+    assert engine["polars_ratio"] == pytest.approx(
+        seconds["polars"] / seconds["engine"], rel=1e-2, abs=2e-3
+    )
+    # Spark is measured at M and L by default: not at xs
+    assert results["method"]["spark_sizes"] == []
+    assert "spark" not in results["sizes"]["xs"]
 
 
 def test_targets_are_judged_only_where_measured(results):
@@ -175,3 +192,23 @@ def test_cold_install_figures_for_both_installers_are_in_benchmarks_md():
     for label in ("venv + pip (`INSTALLER=pip`)", "uv (on the PATH)"):
         row = next(line for line in written.splitlines() if line.startswith(f"| {label} |"))
         assert f"{install['median']['pip' if 'pip' in label else 'uv']['total_s']:.0f} s" in row
+
+
+def test_the_spark_rows_show_the_ratio_to_duckdb_and_the_jvm(results):
+    # the full run measures Spark at M and L (minutes each); here its rows from a known entry
+    bench = load_bench_module()
+    xs = dict(results["sizes"]["xs"])
+    duck = xs["suite"]["jobs1"]
+    wall = 3 * duck["wall_s"]["median"]
+    xs["spark"] = {
+        **duck,
+        "wall_s": {"median": wall, "runs": [wall]},
+        "cpu_with_jvm_s": {"median": 99.0, "runs": [99.0]},
+        "peak_jvm_rss_mib": {"median": 900.0, "runs": [900.0]},
+        "status": "ok",
+    }
+    section = "\n".join(bench._spark_section({"sizes": {"xs": xs}}))
+    assert f"| {duck['wall_s']['median']:.1f} s | {wall:.1f} s | 3.0× |" in section
+    assert "/ 99 s |" in section and "| 900 MiB | ok |" in section
+    assert "On one machine Spark takes 3.0× DuckDB's time" in section
+    assert bench._spark_section({"sizes": {"xs": results["sizes"]["xs"]}}) == []
