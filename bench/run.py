@@ -2018,6 +2018,9 @@ def bounds_notes(results: Mapping[str, Any]) -> list[str]:
             f"({over['plain_import_seconds']['median']:.1f} s). Isolation (a kernel per "
             "notebook, killable on a time limit) is the price of that ratio."
         )
+    for label, notebook in NOTEBOOK_TARGETS.items():
+        if label in missed:
+            notes.append(_notebook_note(results, label, notebook))
     if "engine vs pandas" in missed:
         notes.append(_engine_note(results))
     if {"Ibis overhead vs hand-written DuckDB SQL", "Polars lazy time / engine time"} & set(missed):
@@ -2052,6 +2055,28 @@ def _engine_note(results: Mapping[str, Any]) -> str:
         f"of pandas' peak memory. Phases: {phases}"
         + ("." if engine["same_result"] else "; the results differ, see results.json.")
         + " See bench/README.md, *Profiles*."
+    )
+
+
+# The analysis targets set on one notebook at L: the target's label and the notebook.
+NOTEBOOK_TARGETS = {
+    "segmentation": "segmentation",
+    "churn": "churn",
+    "weekly business review": "weekly_business_review",
+}
+
+
+def _notebook_note(results: Mapping[str, Any], label: str, notebook: str) -> str:
+    entry = results["sizes"]["l"]["notebooks"][notebook]
+    wall, kernel = _median(entry, "wall_s"), entry["kernel_seconds"]["median"] or 0.0
+    cells = "; ".join(
+        f"`{c['code']}` {c['seconds']:.1f} s".replace("|", "¦")
+        for c in entry.get("slowest_cells", [])
+    )
+    return (
+        f"**{label.capitalize()} at L** ({wall:.1f} s, {_median(entry, 'peak_rss_mib'):,.0f} MiB): "
+        f"{kernel:.1f} s in its cells, the rest ({wall - kernel:.1f} s) starting the worker and "
+        f"kernel, imports and the HTML page (see *Fixed cost*). Slowest cells: {cells}."
     )
 
 
