@@ -110,15 +110,13 @@ def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame
     o = o.filter(o.ordered_at < end.to_pydatetime())
     o = o.mutate(day=(o.ordered_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor())
     daily = o.group_by(["customer_id", "day"]).aggregate(revenue=o.revenue.sum())
-    firsts = daily.group_by("customer_id").aggregate(first_day=daily.day.min())
-    j = daily.inner_join(firsts, "customer_id")
-    is_first = j.day == j.first_day
-    per = j.group_by("customer_id").aggregate(
-        first_day=j.day.min(),
-        last_day=j.day.max(),
-        days=j.count(),
-        first_revenue=ibis.cases((is_first, j.revenue), else_=0.0).sum(),
-        revenue=j.revenue.sum(),
+    # one pass over the days: the first day's revenue is argmin (days are unique per customer)
+    per = daily.group_by("customer_id").aggregate(
+        first_day=daily.day.min(),
+        last_day=daily.day.max(),
+        days=daily.count(),
+        first_revenue=daily.revenue.argmin(daily.day),
+        revenue=daily.revenue.sum(),
     )
     c = data.table(con, "customers").select("customer_id", "acquisition_channel")
     per = per.inner_join(c, "customer_id")
