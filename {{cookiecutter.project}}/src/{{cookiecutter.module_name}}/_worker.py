@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import config
+
 KERNEL_NAME = "python3"  # pinned: a notebook's stored kernelspec may name a kernel not installed
 GRACE_SECONDS = 10.0  # the worker's own limit is the runner's plus this
 EXIT_ORPHANED = 3  # the runner went away; nothing was written
@@ -58,7 +60,7 @@ def main(argv: list[str]) -> int:
         _turn_started = None  # its time limit counts from its turn
     _watch_over(spec, os.getppid())
     result = execute(spec)
-    _write_json_atomically(Path(spec["result"]), result)
+    config.write_text_atomically(spec["result"], json.dumps(result))
     return 0
 
 
@@ -214,12 +216,6 @@ def _pid_recording_kernel_manager(
             _turn_started = time.monotonic()
 
     return PidRecordingKernelManager
-
-
-def _write_json_atomically(path: Path, value: dict[str, Any]) -> None:
-    partial = path.with_name(f"{path.name}.partial")
-    partial.write_text(json.dumps(value), encoding="utf-8")
-    os.replace(partial, path)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,11 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """:func:`write_atomically` for a UTF-8 text file (run summaries, pages, worker results)."""
+    return write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
 def notebooks_dir() -> Path:
     return project_root() / "notebooks"
 

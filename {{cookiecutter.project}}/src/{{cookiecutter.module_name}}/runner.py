@@ -1012,8 +1012,10 @@ def _run(
         log.warning("ALERT %s", alert["message"])
     summary = _summary(run.run_id, started_at, plans, results, alerts, redactor)
     summary["scope"] = "full" if full else "partial"
-    _write_text(run.tmp / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
-    _write_text(run.tmp / "index.html", index.run_index_html(summary))
+    config.write_text_atomically(
+        run.tmp / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False)
+    )
+    config.write_text_atomically(run.tmp / "index.html", index.run_index_html(summary))
 
     failed = [r.name for r in results if r.status != "ok"]
     exit_code = EXIT_FAILED if failed else EXIT_ALERT if alerts else EXIT_OK
@@ -1058,7 +1060,7 @@ def _run(
     overview = index.reports_index_html(
         index.load_runs(run.reports), index.latest_run_id(run.reports)
     )
-    _write_text(run.reports / "index.html", overview)
+    config.write_text_atomically(run.reports / "index.html", overview)
     return RunResult(run.run_id, run.final, exit_code, summary)
 
 
@@ -1399,7 +1401,7 @@ def _finish(
         error = {"cell": None, "kind": "html", "exception": exception, "message": message}
         outcome = {"status": "failed"}
         page_html = html.error_page(name, run.run_id, message)
-    _write_text(run.tmp / f"{name}.html", redactor.text(page_html))
+    config.write_text_atomically(run.tmp / f"{name}.html", redactor.text(page_html))
     return NotebookResult(name, outcome["status"], seconds, redactor.deep(metrics), error)
 
 
@@ -1641,7 +1643,7 @@ def point_latest(reports: Path, run_id: str) -> None:
             _swap_directory(link, temporary)
         else:
             os.replace(temporary, link)
-    _write_text(reports / "LATEST", f"{run_id}\n")
+    config.write_text_atomically(reports / "LATEST", f"{run_id}\n")
 
 
 def _copy_latest(reports: Path, run_id: str) -> None:
@@ -1793,10 +1795,3 @@ def _cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so readers never see half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
