@@ -187,18 +187,25 @@ def test_a_single_analysis_project_tests_and_reports(only):
         assert "PASSED tests/test_reports.py::test_every_report_runs_ok" in tested.stdout
 
 
-def test_a_spark_backed_project_runs_its_spark_tests_for_real():
-    """data_backend=spark: the project's Spark tests run (never skipped) on a local Spark session
-    and a Spark Connect server, every report compared with DuckDB (SHOP_REQUIRE_SPARK=1 turns a
-    missing Java or pyspark into a failure). Its own .venv with the spark extra, installed by uv
-    from the one uv.lock, keeps pyspark out of the kit's virtualenv."""
+def test_a_spark_backed_project_passes_its_whole_make_test_with_spark_for_real():
+    """data_backend=spark: the project's whole `make test` passes, its Spark tests run (never
+    skipped) on a local Spark session and a Spark Connect server, every report compared with
+    DuckDB (SHOP_REQUIRE_SPARK=1 turns a missing Java or pyspark into a failure). Its own .venv
+    with the spark extra, installed by uv from the one uv.lock, keeps pyspark out of the kit's
+    virtualenv."""
     with baked(data_backend="spark") as project:
         done = make(
             project,
             "test",
-            ARGS="-q -p no:cacheprovider -m spark -rs",
+            timeout=2700,
+            ARGS="-q -p no:cacheprovider -rA",
             env={"SHOP_REQUIRE_SPARK": "1"},
         )
         assert_ok(done)
         assert "--extra spark" in done.stdout
-        assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-3000:]
+        spark_tests = sorted(p.name for p in (project / "tests").glob("test_spark*.py"))
+        assert spark_tests, "a Spark bake has Spark tests"
+        for name in spark_tests:
+            assert f"PASSED tests/{name}::" in done.stdout, (name, done.stdout[-3000:])
+        skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
+        assert not [line for line in skipped if "spark" in line.lower()], skipped
