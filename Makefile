@@ -24,7 +24,7 @@ UV := $(if $(filter pip,$(INSTALLER)),,$(shell command -v uv 2>/dev/null))
 $(VENV)/.kit-installed: requirements.txt
 ifneq ($(UV),)
 	@test -x $(PY) || $(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
-	$(UV) pip install --quiet --python $(PY) -r requirements.txt
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt
 else
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
