@@ -30,11 +30,13 @@ ANALYSIS_FILES = {
         "src/{module}/acquisition.py",
         "src/{module}/operations.py",
         "src/{module}/drilldown.py",
+        "src/{module}/customer_orders.py",
         "src/{module}/bgnbd.py",  # LTV; shared with churn
         "tests/test_weekly.py",
         "tests/test_weekly_notebook.py",
         "tests/test_weekly_sections.py",
         "tests/test_operations.py",
+        "tests/test_customer_orders.py",
         "tests/test_bgnbd.py",
     ],
     "market_research": [

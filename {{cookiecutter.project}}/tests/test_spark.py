@@ -161,12 +161,25 @@ def engine_results(con) -> dict[str, pd.DataFrame]:
         customers=data.table(con, "customers"),
     )
 {%- if cookiecutter.weekly_business_review %}
-    from {{ cookiecutter.module_name }} import drilldown, operations
+    from {{ cookiecutter.module_name }} import acquisition, drilldown, operations, retention, weekly
 
-    series = operations.operations(con, data.analysis_date(con).end).series
+    end = data.analysis_date(con).end
+    series = operations.operations(con, end).series
     results["operations.series"] = series.reset_index(names="week")
-    for cut in drilldown.drilldown(con, data.analysis_date(con).end):
+    for cut in drilldown.drilldown(con, end):
         results[f"drilldown.{cut.kind}"] = cut.table.reset_index()
+
+    # the shared customer-order history (a cached DataFrame on Spark) and what reads it; rows
+    # in one order, so that the positions compared are the same on both engines
+    def in_order(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+    results["weekly.weekly_series"] = weekly.weekly_series(con, end).reset_index(names="week")
+    results["retention.cohort_counts"] = in_order(retention.cohort_counts(con, end))
+    results["retention.second_order_days"] = in_order(retention.second_order_days(con, end))
+    weeks = retention.new_vs_returning(con, end)
+    results["retention.new_vs_returning"] = weeks.reset_index(names="week")
+    results["acquisition.customer_histories"] = in_order(acquisition.customer_histories(con, end))
 {%- endif %}
     return results
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }} import data, operations, sample, weekly
+from {{ cookiecutter.module_name }} import _project, data, operations, periods, sample, weekly
 
 
 def test_the_log_decomposition_adds_up_exactly():
@@ -54,7 +54,7 @@ def shop(tmp_path_factory):
 def _mobile_conversion(con, end):
     t = data.table(con, "traffic")
     t = t.filter((t.device == "mobile") & (t.date < end.to_pydatetime()))
-    t = t.mutate(week=weekly.week_start(t.date))
+    t = t.mutate(week=periods.week_start(t.date))
     weeks = data.fetch(
         t.group_by("week").aggregate(s=t.sessions.sum(), p=t.purchases.sum())
     ).sort_values("week")
@@ -81,9 +81,7 @@ def test_the_planted_factor_and_mobile_drop_are_recovered(shop):
 def test_false_alarms_on_anomaly_free_weeks_stay_below_five_percent(tmp_path):
     sample.write_sample(tmp_path, customers=3000, seed=7, faults=("clean_weeks",))
     con = data.connect(tmp_path)
-    end = sample.last_complete_week(sample.AS_OF, weekly._project.WEEK_STARTS_ON) + pd.Timedelta(
-        days=7
-    )
+    end = sample.last_complete_week(sample.AS_OF, _project.WEEK_STARTS_ON) + pd.Timedelta(days=7)
     series = weekly.weekly_series(con, end)
     kpis = [series[c] for c in ("revenue", "orders", "buyers", "sessions", "conversion", "aov")]
     kpis.append(_mobile_conversion(con, end))

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from {{ cookiecutter.module_name }} import (
+    _project,
     acquisition,
     data,
     drilldown,
@@ -101,7 +102,7 @@ def test_the_step_that_moved_is_the_largest_fall_not_the_largest_z():
 @pytest.mark.slow
 def test_funnel_steps_rarely_move_on_anomaly_free_weeks(tmp_path):
     sample.write_sample(tmp_path, customers=3000, seed=7, faults=("clean_weeks",))
-    end = sample.last_complete_week(sample.AS_OF, weekly._project.WEEK_STARTS_ON)
+    end = sample.last_complete_week(sample.AS_OF, _project.WEEK_STARTS_ON)
     counts = funnel.weekly_counts(data.connect(tmp_path), end + pd.Timedelta(days=7))
     flags = []
     for _cut, rates in funnel.step_rates(counts).groupby(level=["kind", "cut"]):

@@ -25,7 +25,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import bgnbd, data, weekly
+from . import bgnbd, customer_orders, data, periods
 from .errors import UserError
 
 SECONDS_PER_DAY = 86_400
@@ -43,18 +43,8 @@ def missing_sentence() -> str:
     )
 
 
-def last_complete_week(end: pd.Timestamp) -> pd.Timestamp:
-    """First day of the last week (``week_starts_on``) that ends on or before ``end``."""
-    first = weekly.WEEKDAYS.index(weekly._project.WEEK_STARTS_ON)
-    day = end.normalize()
-    start = day - pd.Timedelta(days=(day.weekday() - first) % 7)
-    return start - pd.Timedelta(days=7) if start + pd.Timedelta(days=7) > end else start
-
-
 def _new_customers(con: ibis.BaseBackend, end: pd.Timestamp) -> ibis.Table:
-    o = data.table(con, "orders")
-    o = o.filter(o.ordered_at < end.to_pydatetime())
-    first = o.group_by("customer_id").aggregate(first=o.ordered_at.min())
+    first = customer_orders.first_orders(con, end).rename(first="first_at")
     c = data.table(con, "customers").select("customer_id", "acquisition_channel")
     j = first.inner_join(c, "customer_id")
     return j.mutate(channel=j.acquisition_channel.fill_null("unknown"))
@@ -90,12 +80,12 @@ def window_counts(
 ) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
     """Spend and new customers per channel over the last ``weeks`` complete weeks; returns the
     frame (index channel; spend, new) and the window's first day and end."""
-    stop = last_complete_week(end) + pd.Timedelta(days=7)
+    stop = periods.last_complete_week(end) + pd.Timedelta(days=7)
     start = stop - pd.Timedelta(weeks=weeks)
     s = _spend(con, stop)
     s = s.filter(s.date >= start.to_pydatetime())
-    n = _new_customers(con, stop)
-    n = n.filter(n.first >= start.to_pydatetime())
+    n = _new_customers(con, end)  # the first orders before end, so those before stop too
+    n = n.filter((n.first >= start.to_pydatetime()) & (n.first < stop.to_pydatetime()))
     spend = data.fetch(s.group_by("channel").aggregate(spend=s.spend.sum())).set_index("channel")
     new = data.fetch(n.group_by("channel").aggregate(new=n.count())).set_index("channel")
     frame = spend.join(new, how="outer").fillna(0.0).astype(float)
@@ -106,17 +96,14 @@ def window_counts(
 def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     """Per customer the BG/NBD inputs in weeks (x repeat purchase days, t_x, T), the mean
     repeat spend, the first order's revenue and the acquisition channel."""
-    o = data.table(con, "orders")
-    o = o.filter(o.ordered_at < end.to_pydatetime())
-    o = o.mutate(day=(o.ordered_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor())
-    daily = o.group_by(["customer_id", "day"]).aggregate(revenue=o.revenue.sum())
-    # one pass over the days: the first day's revenue is argmin (days are unique per customer)
-    per = daily.group_by("customer_id").aggregate(
-        first_day=daily.day.min(),
-        last_day=daily.day.max(),
-        days=daily.count(),
-        first_revenue=daily.revenue.argmin(daily.day),
-        revenue=daily.revenue.sum(),
+    o = customer_orders.history(con, end)
+    first_day = (o.first_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor()
+    per = o.group_by("customer_id").aggregate(
+        first_day=o.day.min(),
+        last_day=o.day.max(),
+        days=customer_orders.count(o.first_of_day),
+        first_revenue=ibis.cases((o.day == first_day, o.revenue), else_=0.0).sum(),
+        revenue=o.revenue.sum(),
     )
     c = data.table(con, "customers").select("customer_id", "acquisition_channel")
     per = per.inner_join(c, "customer_id")

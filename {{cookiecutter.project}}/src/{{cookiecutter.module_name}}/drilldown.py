@@ -25,7 +25,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from . import acquisition, data, weekly
+from . import customer_orders, data, periods, weekly
 
 TRAFFIC_CUTS = {"device": ("device", "devices"), "source": ("traffic source", "sources")}
 ORDER_CUTS = {  # kind -> (name of one cut kind, the cuts in a sentence)
@@ -58,7 +58,7 @@ class CutSplit:
 
 def weeks(end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First days of the week before and of the last complete week before ``end``."""
-    last = acquisition.last_complete_week(end)
+    last = periods.last_complete_week(end)
     return last - pd.Timedelta(days=7), last
 
 
@@ -73,13 +73,13 @@ def traffic_counts(con: ibis.BaseBackend, end: pd.Timestamp, kind: str) -> pd.Da
     """Sessions and orders per (week, cut) of the two weeks; empty without visit data."""
     if data.has_table(con, "traffic"):
         t = data.table(con, "traffic")
-        t = t.filter(_window(t.date, end)).mutate(week=weekly.week_start(t.date))
+        t = t.filter(_window(t.date, end)).mutate(week=periods.week_start(t.date))
         query = t.group_by(["week", kind]).aggregate(
             volume=t.sessions.sum(), numerator=t.purchases.sum()
         )
     elif data.has_table(con, "sessions"):
         s = data.table(con, "sessions")
-        s = s.filter(_window(s.started_at, end)).mutate(week=weekly.week_start(s.started_at))
+        s = s.filter(_window(s.started_at, end)).mutate(week=periods.week_start(s.started_at))
         query = s.group_by(["week", kind]).aggregate(
             volume=s.count(), numerator=s.purchased.cast("int64").sum()
         )
@@ -101,14 +101,12 @@ def order_counts(con: ibis.BaseBackend, end: pd.Timestamp, kind: str) -> pd.Data
         if "country" not in c.columns:
             return None
         o = o.left_join(c.select("customer_id", "country"), "customer_id")
-    if kind == "customer":
-        before_end = o.filter(o.ordered_at < (weeks(end)[1] + pd.Timedelta(days=7)).to_pydatetime())
-        first = before_end.group_by("customer_id").aggregate(first=before_end.ordered_at.min())
-        o = o.inner_join(first, "customer_id")
-    o = o.filter(_window(o.ordered_at, end)).mutate(week=weekly.week_start(o.ordered_at))
-    if kind == "customer":
-        o = o.mutate(cut=ibis.ifelse(weekly.week_start(o.first) == o.week, "new", "returning"))
+    if kind == "customer":  # the two weeks end on or before end: their orders are all here
+        h = customer_orders.history(con, end)
+        o = h.filter(_window(h.ordered_at, end))
+        o = o.mutate(cut=ibis.ifelse(periods.week_start(o.first_at) == o.week, "new", "returning"))
     else:
+        o = o.filter(_window(o.ordered_at, end)).mutate(week=periods.week_start(o.ordered_at))
         o = o.mutate(cut=o[kind].cast("string"))
     query = o.group_by(["week", "cut"]).aggregate(volume=o.count(), numerator=o.revenue.sum())
     return _tidy(data.fetch(query))

@@ -16,7 +16,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import data, weekly
+from . import data, periods, weekly
 
 COUNTS = ("sessions", "product_views", "carts", "checkouts", "purchases")
 STEPS = {  # step label -> (visits at the step, visits reaching the next one)
@@ -35,7 +35,7 @@ def weekly_counts(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     if not data.has_table(con, "traffic"):
         return pd.DataFrame(columns=["week", "kind", "cut", *COUNTS])
     t = data.table(con, "traffic")
-    t = t.filter(t.date < end.to_pydatetime()).mutate(week=weekly.week_start(t.date))
+    t = t.filter(t.date < end.to_pydatetime()).mutate(week=periods.week_start(t.date))
     sums = {c: t[c].sum() for c in COUNTS}
     parts = [data.fetch(t.group_by("week").aggregate(**sums)).assign(kind="all", cut=ALL)]
     for kind in CUTS:

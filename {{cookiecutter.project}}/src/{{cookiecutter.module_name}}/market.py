@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from . import _project
+from . import _project, periods
 from .contract import LIKERT_PREFIX
 from .decisions import Decision
 from .errors import UserError, require_table_columns
@@ -1330,7 +1330,6 @@ def price_index(
 
 
 PERIODS = {"D": "D", "W": "W", "M": "M", "Q": "Q", "Y": "Y"}
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _period_start(column: ibis.Column, freq: str, week_starts_on: str) -> ibis.Column:
@@ -1339,11 +1338,7 @@ def _period_start(column: ibis.Column, freq: str, week_starts_on: str) -> ibis.C
         raise UserError(f"freq must be one of {', '.join(PERIODS)}; got {freq!r}.")
     if freq != "W":
         return column.truncate(PERIODS[freq])
-    if week_starts_on not in WEEKDAYS:
-        raise UserError(f"week_starts_on must be a weekday name; got {week_starts_on!r}.")
-    # SQL weeks start on Monday; shift so the chosen weekday lands on a Monday, then shift back.
-    shift = ibis.interval(days=(7 - WEEKDAYS.index(week_starts_on)) % 7)
-    return (column + shift).truncate("W") - shift
+    return periods.week_start(column, week_starts_on)
 
 
 def price_index_trend(

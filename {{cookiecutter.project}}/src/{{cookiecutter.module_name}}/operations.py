@@ -1,7 +1,7 @@
 """Operational metrics for the weekly review: refunds, late deliveries, days to delivery and
 support contacts, each week against its own seasonal robust baseline.
 
-Per complete week (``weekly.week_start``) before the analysis end:
+Per complete week (``periods.week_start``) before the analysis end:
 
 - refund rate: orders flagged ``orders.is_refunded`` / orders, by the week of the order;
 - late deliveries: the share of orders whose promised delivery (``fulfilment.promised_at``)
@@ -25,7 +25,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import acquisition, contract, data, weekly
+from . import contract, data, periods, weekly
 
 SECONDS_PER_DAY = 86_400
 METRICS = {  # key -> (label, how the value is written: share, days or number)
@@ -76,7 +76,7 @@ def _by_week(expr: ibis.Table, end: pd.Timestamp) -> pd.DataFrame:
 def _orders(con: ibis.BaseBackend, end: pd.Timestamp) -> ibis.Table:
     o = data.table(con, "orders")
     o = o.filter(o.ordered_at < end.to_pydatetime())
-    return o.mutate(week=weekly.week_start(o.ordered_at))
+    return o.mutate(week=periods.week_start(o.ordered_at))
 
 
 def order_counts(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
@@ -104,7 +104,7 @@ def late_share(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.Series | None:
     f = data.table(con, "fulfilment")
     f = f.filter(f.promised_at.notnull() & (f.promised_at < end.to_pydatetime()))
     late = ibis.cases((f.delivered_at.isnull() | (f.delivered_at > f.promised_at), 1), else_=0)
-    f = f.mutate(week=weekly.week_start(f.promised_at), late=late)
+    f = f.mutate(week=periods.week_start(f.promised_at), late=late)
     frame = _by_week(f.group_by("week").aggregate(promised=f.count(), late=f.late.sum()), end)
     if frame.empty:
         return None
@@ -118,7 +118,7 @@ def delivery_days(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.Series:
     j = f.inner_join(o, "order_id")
     j = j.filter(j.delivered_at.notnull() & (j.delivered_at < end.to_pydatetime()))
     seconds = j.delivered_at.epoch_seconds() - j.ordered_at.epoch_seconds()
-    j = j.mutate(week=weekly.week_start(j.delivered_at), days=seconds.cast("float64"))
+    j = j.mutate(week=periods.week_start(j.delivered_at), days=seconds.cast("float64"))
     j = j.mutate(days=j.days / SECONDS_PER_DAY)
     frame = _by_week(j.group_by("week").aggregate(days=j.days.median()), end)
     return frame.days
@@ -128,7 +128,7 @@ def contacts_per_100(con: ibis.BaseBackend, end: pd.Timestamp, orders: pd.Series
     """Support contacts per week per 100 orders that week."""
     s = data.table(con, "support_contacts")
     s = s.filter(s.contacted_at < end.to_pydatetime())
-    s = s.mutate(week=weekly.week_start(s.contacted_at))
+    s = s.mutate(week=periods.week_start(s.contacted_at))
     contacts = _by_week(s.group_by("week").aggregate(contacts=s.count()), end).contacts
     contacts = contacts.reindex(orders.index, fill_value=0.0)
     return 100 * contacts / orders.where(orders > 0)
@@ -183,7 +183,7 @@ def operations(con: ibis.BaseBackend, end: pd.Timestamp) -> Operations:
         columns["contacts_per_100"] = contacts_per_100(con, end, counts.get("orders", pd.Series()))
     else:
         missing.append(missing_sentence("support"))
-    week = acquisition.last_complete_week(end)
+    week = periods.last_complete_week(end)
     series = pd.DataFrame(columns).sort_index() if columns else pd.DataFrame()
     rows = {key: score(values, week) for key, values in columns.items()}
     scores = pd.DataFrame.from_dict(

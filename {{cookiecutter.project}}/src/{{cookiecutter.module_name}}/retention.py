@@ -17,14 +17,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import data, weekly
+from . import customer_orders, data, periods
 
 SECONDS_PER_DAY = 86_400
 CURVE_MONTHS = 6  # months since the first order shown in the pooled curve
-
-
-def _month_index(column: ibis.Value) -> ibis.Value:
-    return column.year() * 12 + column.month() - 1
 
 
 def _month_start(index: pd.Series | np.ndarray | int) -> pd.Series:
@@ -34,20 +30,15 @@ def _month_start(index: pd.Series | np.ndarray | int) -> pd.Series:
     )
 
 
-def _orders(con: ibis.BaseBackend, end: pd.Timestamp) -> ibis.Table:
-    o = data.table(con, "orders")
-    return o.filter(o.ordered_at < end.to_pydatetime())
-
-
 def cohort_counts(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     """Customers of each monthly cohort ordering k months after their first month (columns:
     cohort (month index = 12 x year + month - 1), k, customers)."""
-    o = _orders(con, end)
-    o = o.mutate(m=_month_index(o.ordered_at))
-    first = o.group_by("customer_id").aggregate(cohort=o.m.min())
-    joined = o.inner_join(first, "customer_id")
-    joined = joined.mutate(k=joined.m - joined.cohort)
-    counts = joined.group_by(["cohort", "k"]).aggregate(customers=joined.customer_id.nunique())
+    h = customer_orders.history(con, end)
+    cohort = periods.month_index(h.first_at)
+    h = h.mutate(cohort=cohort, k=h.month - cohort)
+    counts = h.group_by(["cohort", "k"]).aggregate(
+        customers=customer_orders.count(h.first_of_month)
+    )
     frame = data.fetch(counts)
     return frame.astype({"cohort": "int64", "k": "int64", "customers": "int64"})
 
@@ -103,12 +94,11 @@ class Repeat:
 def second_order_days(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     """Customers by whole days from the first order to the second (event=True) or to the end
     (event=False, still waiting): columns days, event, customers."""
-    o = _orders(con, end)
-    ranked = o.mutate(n=ibis.row_number().over(group_by=o.customer_id, order_by=o.ordered_at))
-    ranked = ranked.filter(ranked.n <= 1)
+    h = customer_orders.history(con, end)
+    ranked = h.filter(h.order_number <= 1)
     t = ranked.ordered_at.epoch_seconds().cast("float64")
     per = ranked.group_by("customer_id").aggregate(
-        first=t.min(), second=ibis.cases((ranked.n == 1, t)).max()
+        first=t.min(), second=ibis.cases((ranked.order_number == 1, t)).max()
     )
     stop = per.second.fill_null(float(end.timestamp()))
     per = per.mutate(
@@ -144,28 +134,25 @@ def repeat_summary(durations: pd.DataFrame) -> Repeat:
 def new_vs_returning(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     """Per complete week: new customers (first order that week), returning buyers, and the
     revenue of each."""
-    o = _orders(con, end)
-    first = o.group_by("customer_id").aggregate(first=o.ordered_at.min())
-    j = o.inner_join(first, "customer_id")
-    j = j.mutate(week=weekly.week_start(j.ordered_at), new=weekly.week_start(j.first))
-    j = j.mutate(new=j.new == j.week)
+    h = customer_orders.history(con, end)
+    is_new = periods.week_start(h.first_at) == h.week  # an order of the customer's first week
+    # a buyer is new in one week only, so returning = buyers - new
     frame = data.fetch(
-        j.group_by(["week", "new"]).aggregate(
-            buyers=j.customer_id.nunique(), revenue=j.revenue.sum()
+        h.group_by("week").aggregate(
+            buyers=customer_orders.count(h.first_of_week),
+            new=customer_orders.count(h.order_number == 0),
+            revenue=h.revenue.sum(),
+            new_revenue=ibis.cases((is_new, h.revenue), else_=0.0).sum(),
         )
     )
     frame["week"] = pd.to_datetime(frame["week"])
-    frame = frame[frame.week + pd.Timedelta(days=7) <= end]
-    wide = frame.pivot_table(
-        index="week", columns="new", values=["buyers", "revenue"], fill_value=0
-    )
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([["buyers", "revenue"], [True, False]]))
+    frame = frame[frame.week + pd.Timedelta(days=7) <= end].set_index("week").astype(float)
     out = pd.DataFrame(
         {
-            "New customers": wide["buyers", True],
-            "Returning customers": wide["buyers", False],
-            "Revenue from new": wide["revenue", True],
-            "Revenue from returning": wide["revenue", False],
+            "New customers": frame.new,
+            "Returning customers": frame.buyers - frame.new,
+            "Revenue from new": frame.new_revenue,
+            "Revenue from returning": frame.revenue - frame.new_revenue,
         }
     ).fillna(0.0)
     return out.sort_index()

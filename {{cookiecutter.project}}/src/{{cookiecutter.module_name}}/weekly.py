@@ -22,10 +22,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import _project, acquisition, data, drilldown, funnel
+from . import acquisition, customer_orders, data, drilldown, funnel
 from . import operations as operations_
 from .decisions import Decision
-from .errors import UserError
+from .periods import week_start
 
 FACTORS = ("sessions", "conversion", "orders_per_buyer", "aov")
 FACTOR_LABELS = {
@@ -34,20 +34,10 @@ FACTOR_LABELS = {
     "orders_per_buyer": "orders per buyer",
     "aov": "average order value",
 }
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ROBUST_Z = 4.0  # a week is unusual beyond 4 robust SDs of its own history (measured in tests)
 LAGS = 8  # the baseline is the median of the previous 8 weeks
 MIN_RESIDUALS = 8  # the spread needs at least 8 earlier residuals
 HISTORY_WEEKS = LAGS + MIN_RESIDUALS + 1  # complete weeks before a KPI can be called (un)usual
-
-
-def week_start(column: ibis.Value, week_starts_on: str | None = None) -> ibis.Value:
-    """First day of the week holding each timestamp, in portable SQL."""
-    start = week_starts_on or _project.WEEK_STARTS_ON
-    if start not in WEEKDAYS:
-        raise UserError(f"week_starts_on must be a weekday name; got {start!r}.")
-    shift = ibis.interval(days=(7 - WEEKDAYS.index(start)) % 7)
-    return (column + shift).truncate("W") - shift
 
 
 def weekly_series(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
@@ -57,10 +47,11 @@ def weekly_series(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     ``end`` count.
     """
     cut = end.to_pydatetime()
-    o = data.table(con, "orders")
-    o = o.filter(o.ordered_at < cut).mutate(week=week_start(o.ordered_at))
+    o = customer_orders.history(con, end)
     orders = o.group_by("week").aggregate(
-        orders=o.count(), buyers=o.customer_id.nunique(), revenue=o.revenue.sum()
+        orders=o.count(),
+        buyers=customer_orders.count(o.first_of_week),
+        revenue=o.revenue.sum(),
     )
     if data.has_table(con, "traffic"):
         t = data.table(con, "traffic")
