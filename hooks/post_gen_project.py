@@ -52,7 +52,9 @@ ANALYSIS_FILES = {
         "notebooks/segmentation.ipynb",
         "params/segmentation.yaml",
         "src/{module}/segmentation.py",
+        "src/{module}/segmentation_page.py",
         "tests/test_segmentation.py",
+        "tests/test_segmentation_page.py",
         "tests/test_segmentation_notebook.py",
     ],
     "churn": [
