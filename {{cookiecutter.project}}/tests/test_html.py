@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from {{ cookiecutter.module_name }} import html, index, runner
+from {{ cookiecutter.module_name }} import html, index, report, runner
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -303,8 +303,8 @@ def test_index_pages_escape_names_and_show_alerts(tmp_path):
 def test_a_mapping_metric_is_shown_by_its_value_and_lists_stay_in_summary_json():
     run = summary("r1", "2026-01-01T00:00:00Z")
     run["notebooks"]["churn"]["metrics"] = {"nps": {"value": 25.2, "ci_low": 15.4}, "rows": [1, 2]}
-    assert index.headline_value({"value": 25.2, "ci_low": 15.4}) == 25.2
-    assert index.headline_value([1, 2]) is None
+    assert report.headline_value({"value": 25.2, "ci_low": 15.4}) == 25.2
+    assert report.headline_value([1, 2]) is None
     page = index.run_index_html(run)
     assert "Net Promoter Score: <strong>25.20</strong>" in page and "1 more in summary.json" in page
     assert "ci_low" not in page

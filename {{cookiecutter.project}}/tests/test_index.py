@@ -5,6 +5,8 @@ away by one rule (``report.Headline.is_diagnostic``). The browser checks are in 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from {{ cookiecutter.module_name }} import index, report
 from {{ cookiecutter.module_name }}._project import CURRENCY
@@ -45,9 +47,27 @@ def test_one_rule_sorts_a_headline_into_business_kpis_or_model_diagnostics():
     # a score or a p-value is a diagnostic; another kind only when its entry says so
     marked = {m for m, spec in report.HEADLINES.items() if spec.diagnostic}
     assert {report.HEADLINES[m].kind for m in diagnostic - marked} <= report.DIAGNOSTIC_KINDS
-    assert index.headline("x", {"value": 1, "label": "X", "kind": "score"}).is_diagnostic
-    assert not index.headline("x", {"value": 1, "label": "X", "kind": "money"}).is_diagnostic
-    assert index.headline("x", {"value": 1, "label": "X", "diagnostic": True}).is_diagnostic
+    assert report.headline("x", {"value": 1, "label": "X", "kind": "score"}).is_diagnostic
+    assert not report.headline("x", {"value": 1, "label": "X", "kind": "money"}).is_diagnostic
+    assert report.headline("x", {"value": 1, "label": "X", "diagnostic": True}).is_diagnostic
+
+
+def test_every_kind_a_value_can_have_is_written_by_the_index():
+    assert list(index.HEADLINE_FORMATS) == list(report.KINDS)
+    assert report.headline("x", {"value": 1, "label": "X", "kind": "furlongs"}).kind == "number"
+
+
+def test_alerts_are_checked_without_importing_the_pages():
+    # the runner's alert check needs a headline's field only: not nbconvert, bleach and the index
+    script = (
+        "import sys; from {{ cookiecutter.module_name }} import runner; "
+        "found, _ = runner.evaluate_alerts({'churn': {'churn_rate': {'max': 0.1}}}, "
+        "{'churn': {'churn_rate': 0.2}}); "
+        "assert len(found) == 1, found; "
+        "pages = {runner.__package__ + '.index', runner.__package__ + '.html'}; "
+        "assert not pages & set(sys.modules), pages & set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
 def test_a_notebook_marks_its_own_diagnostic(monkeypatch):
@@ -58,7 +78,7 @@ def test_a_notebook_marks_its_own_diagnostic(monkeypatch):
     kept = report.recorded()
     assert kept["my_lift"]["diagnostic"] is True and kept["my_lift"]["kind"] == "ratio"
     assert "diagnostic" not in kept["my_fit"]
-    assert index.headline("my_lift", kept["my_lift"]).is_diagnostic
+    assert report.headline("my_lift", kept["my_lift"]).is_diagnostic
 
 
 def test_changes_read_in_the_units_of_the_value():

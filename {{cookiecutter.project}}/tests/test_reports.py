@@ -44,9 +44,9 @@ def test_every_number_and_text_a_report_records_has_a_plain_words_label(run):
         for name, result in summary["notebooks"].items()
         for metric, value in result["metrics"].items()
         if metric not in report.HEADLINES
-        and index.headline(metric, value).label == metric  # nor labelled by the notebook
-        and isinstance(index.headline_value(value), int | float | str)  # shown on the pages
-        and not isinstance(index.headline_value(value), bool)
+        and report.headline(metric, value).label == metric  # nor labelled by the notebook
+        and isinstance(report.headline_value(value), int | float | str)  # shown on the pages
+        and not isinstance(report.headline_value(value), bool)
     ]
     assert not unlabelled, f"label these (report.record(..., label=, kind=)): {unlabelled}"
     assert {h.kind for h in report.HEADLINES.values()} <= set(index.HEADLINE_FORMATS)

@@ -19,7 +19,7 @@ from typing import Any
 from . import _project
 from .formats import format_money, format_pct
 from .html import format_value
-from .report import HEADLINES, Headline
+from .report import HEADLINES, headline, headline_value
 
 STATUS_WORDS = {"ok": "ok", "failed": "failed", "timeout": "timed out"}
 _ORDER = {metric: i for i, metric in enumerate(HEADLINES)}
@@ -160,34 +160,8 @@ def _rank(metric: str) -> int:
     return _ORDER.get(metric, len(_ORDER))
 
 
-def headline_value(value: Any, field: str = "value") -> Any:
-    """The one value that stands for a recorded metric, or None when there is none.
-
-    A number, text or flag stands for itself; a mapping such as ``{"value": 25.2, "ci_low":
-    15.4, ...}`` by its ``field``; lists and other mappings only live in summary.json.
-    """
-    if isinstance(value, Mapping):
-        value = value.get(field)
-    return value if isinstance(value, bool | int | float | str) else None
-
-
-def headline(metric: str, recorded: Any = None) -> Headline:
-    """How a recorded metric is named and written: ``report.HEADLINES``, else the label and kind
-    the notebook recorded with it (``report.record(..., label=, kind=)``), else its own name."""
-    if metric in HEADLINES:
-        return HEADLINES[metric]
-    if isinstance(recorded, Mapping) and isinstance(recorded.get("label"), str):
-        kind = recorded.get("kind")
-        return Headline(
-            recorded["label"],
-            kind if kind in HEADLINE_FORMATS else "number",
-            diagnostic=recorded.get("diagnostic") is True,
-        )
-    return Headline(metric, "number")
-
-
 # How each kind of ``report.Headline`` is written: (value, currency) -> text.
-HEADLINE_FORMATS: dict[str, Callable[[float, str], str]] = {
+HEADLINE_FORMATS: dict[str, Callable[[float, str], str]] = {  # one per report.KINDS
     "share": lambda v, _c: format_pct(v),
     "money": lambda v, c: format_money(v, c, 2 if abs(v) < 100 else 0),
     "count": lambda v, _c: f"{v:,.0f}",

@@ -26,6 +26,8 @@ METRICS_ENV = "SHOP_REPORT_METRICS"
 SUMMARY_TAG = "executive-summary"  # the runner moves the cell with this tag to the top
 
 
+# How a recorded number can be written (``index.HEADLINE_FORMATS`` writes each one).
+KINDS = ("share", "money", "count", "days", "score", "ratio", "p_value", "number", "text")
 # The kinds that grade a model or a test rather than the business (see Headline.is_diagnostic).
 DIAGNOSTIC_KINDS = frozenset({"score", "p_value"})
 
@@ -35,7 +37,7 @@ class Headline:
     """How the run pages name and show one recorded value, in a stakeholder's words."""
 
     label: str
-    kind: str  # how the number is written: a key of ``index.HEADLINE_FORMATS`` (share, money...)
+    kind: str  # how the number is written: one of KINDS (share, money...)
     field: str = "value"  # a recorded mapping is shown by this key (``{"value": 25.2, ...}``)
     diagnostic: bool = False  # grades a method although its kind does not say so (a lift...)
 
@@ -101,6 +103,33 @@ HEADLINES: dict[str, Headline] = {
     "lapsed_share": Headline("Lapsed customers", "share"),
 }
 
+
+def headline_value(value: Any, field: str = "value") -> Any:
+    """The one value that stands for a recorded metric, or None when there is none.
+
+    A number, text or flag stands for itself; a mapping such as ``{"value": 25.2, "ci_low":
+    15.4, ...}`` by its ``field``; lists and other mappings only live in summary.json.
+    """
+    if isinstance(value, Mapping):
+        value = value.get(field)
+    return value if isinstance(value, bool | int | float | str) else None
+
+
+def headline(metric: str, recorded: Any = None) -> Headline:
+    """How a recorded metric is named and written: ``report.HEADLINES``, else the label and kind
+    the notebook recorded with it (``report.record(..., label=, kind=)``), else its own name."""
+    if metric in HEADLINES:
+        return HEADLINES[metric]
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("label"), str):
+        kind = recorded.get("kind")
+        return Headline(
+            recorded["label"],
+            kind if kind in KINDS else "number",
+            diagnostic=recorded.get("diagnostic") is True,
+        )
+    return Headline(metric, "number")
+
+
 _recorded: dict[str, Any] = {}
 
 
@@ -136,7 +165,7 @@ def record(
     """Keep a headline value for summary.json and the run index; returns the value.
 
     A notebook names its own numbers with ``label`` (plain words) and ``kind`` (how it is
-    written: a key of ``index.HEADLINE_FORMATS``, default ``number``); it is then stored as
+    written: one of :data:`KINDS`, default ``number``); it is then stored as
     ``{"value": ..., "label": ..., "kind": ...}`` and needs no entry in :data:`HEADLINES`.
     ``diagnostic=True`` files a value that grades a model or a test under the index's "Model
     diagnostics" (kinds ``score`` and ``p_value`` always go there: ``Headline.is_diagnostic``).

@@ -686,7 +686,7 @@ def evaluate_alerts(
     list of str
         Bounds that could not be checked (the value is missing or not a number).
     """
-    from .index import headline, headline_value
+    from .report import headline, headline_value
 
     breaches: list[dict[str, Any]] = []
     warnings: list[str] = []
