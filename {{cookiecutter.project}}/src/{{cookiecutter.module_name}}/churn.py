@@ -550,7 +550,7 @@ def build_labels(orders: ibis.Table, *, cutoff: Any, horizon_days: int) -> pd.Se
     labelled = active.left_join(returned, active.customer_id == returned.returned_id).select(
         "customer_id", churned=_.returned_id.isnull().ifelse(1, 0)
     )
-    frame = labelled.execute()
+    frame = fetch(labelled)  # one row per customer: through Arrow (data.fetch)
     if frame.empty:
         raise UserError(f"No orders on or before the cutoff {cutoff:%Y-%m-%d}; choose a later one.")
     _first, last, _n = _order_span(orders)
@@ -1422,7 +1422,7 @@ def holdout_readout(
     orders = _orders(orders)
     at = orders.ordered_at
     window = orders.filter((at >= _literal(start, at)) & (at < _literal(end, at)))
-    returned = set(window.select("customer_id").distinct().execute()["customer_id"].astype(str))
+    returned = set(fetch(window.select("customer_id").distinct())["customer_id"].astype(str))
     came_back = previous["customer_id"].astype(str).isin(returned).to_numpy()
     held = held.to_numpy(bool)
     counts = {
