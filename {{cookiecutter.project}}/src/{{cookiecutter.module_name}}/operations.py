@@ -25,7 +25,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import contract, data, periods, weekly
+from . import contract, customer_orders, data, periods, weekly
 
 SECONDS_PER_DAY = 86_400
 METRICS = {  # key -> (label, how the value is written: share, days or number)
@@ -73,15 +73,9 @@ def _by_week(expr: ibis.Table, end: pd.Timestamp) -> pd.DataFrame:
     return frame[frame.index + pd.Timedelta(days=7) <= end]
 
 
-def _orders(con: ibis.BaseBackend, end: pd.Timestamp) -> ibis.Table:
-    o = data.table(con, "orders")
-    o = o.filter(o.ordered_at < end.to_pydatetime())
-    return o.mutate(week=periods.week_start(o.ordered_at))
-
-
 def order_counts(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame:
     """Per complete week: orders, orders with a refund flag (flagged) and refunded orders."""
-    o = _orders(con, end)
+    o = customer_orders.history(con, end)  # the review's orders, already in the engine's memory
     refunded = ibis.cases((o.is_refunded, 1), else_=0)
     return _by_week(
         o.group_by("week").aggregate(
