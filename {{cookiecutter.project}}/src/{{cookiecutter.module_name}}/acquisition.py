@@ -28,7 +28,6 @@ import pandas as pd
 from . import bgnbd, customer_orders, data, periods
 from .errors import UserError
 
-SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 365.25 / 12
 MIN_FIT_CUSTOMERS = 200  # a channel with fewer customers uses the pooled BG/NBD fit
 TABLE_COLUMNS = ("kind", "spend", "new", "cac", "ltv", "ltv_cac", "payback_months", "pooled_fit")
@@ -97,7 +96,7 @@ def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame
     """Per customer the BG/NBD inputs in weeks (x repeat purchase days, t_x, T), the mean
     repeat spend, the first order's revenue and the acquisition channel."""
     o = customer_orders.history(con, end)
-    first_day = (o.first_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor()
+    first_day = periods.day_number(o.first_at)
     per = o.group_by("customer_id").aggregate(
         first_day=o.day.min(),
         last_day=o.day.max(),
@@ -108,7 +107,7 @@ def customer_histories(con: ibis.BaseBackend, end: pd.Timestamp) -> pd.DataFrame
     c = data.table(con, "customers").select("customer_id", "acquisition_channel")
     per = per.inner_join(c, "customer_id")
     frame = data.fetch(per)
-    end_day = end.timestamp() / SECONDS_PER_DAY
+    end_day = end.timestamp() / periods.SECONDS_PER_DAY
     x = frame["days"].astype(float) - 1
     # rounded: engines add floats in a thread-dependent order; 6 decimals of a week or a
     # currency unit lose nothing and keep the fits the same from run to run

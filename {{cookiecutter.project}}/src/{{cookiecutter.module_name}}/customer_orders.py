@@ -20,7 +20,6 @@ import pandas as pd
 
 from . import data, periods
 
-SECONDS_PER_DAY = 86_400
 COLUMNS = (
     "customer_id",
     "ordered_at",
@@ -40,7 +39,7 @@ _HELD = "_shop_customer_orders"  # the connection attribute holding (end, table)
 
 def history(con: ibis.BaseBackend, end: pd.Timestamp) -> ibis.Table:
     """Orders before ``end`` (customer_id, ordered_at, revenue, is_refunded), each with: day
-    (whole days since 1970, UTC), week (its first day), month (``periods.month_index``),
+    (``periods.day_number``), week (its first day), month (``periods.month_index``),
     first_at (the customer's first order time), order_number (0 for the first order, 1 for
     the second, ...; orders at the same time in any order) and first_of_day / first_of_week /
     first_of_month (whether it is the customer's first order that day, week or month:
@@ -55,7 +54,7 @@ def history(con: ibis.BaseBackend, end: pd.Timestamp) -> ibis.Table:
         "ordered_at",
         "revenue",
         "is_refunded",
-        day=(o.ordered_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor(),
+        day=periods.day_number(o.ordered_at),
         week=periods.week_start(o.ordered_at),
         month=periods.month_index(o.ordered_at),
     )

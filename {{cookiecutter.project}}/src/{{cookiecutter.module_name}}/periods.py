@@ -9,6 +9,7 @@ import pandas as pd
 from . import _project
 from .errors import UserError
 
+SECONDS_PER_DAY = 86_400
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -19,6 +20,11 @@ def week_start(column: ibis.Value, week_starts_on: str | None = None) -> ibis.Va
         raise UserError(f"week_starts_on must be a weekday name; got {start!r}.")
     shift = ibis.interval(days=(7 - WEEKDAYS.index(start)) % 7)
     return (column + shift).truncate("W") - shift
+
+
+def day_number(column: ibis.Value) -> ibis.Value:
+    """Whole days since 1 January 1970 (UTC) of each timestamp, as a float."""
+    return (column.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor()
 
 
 def month_index(column: ibis.Value) -> ibis.Value:

@@ -46,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from . import actions as _actions
+from . import periods
 from .config import write_atomically
 from .data import fetch
 from .decisions import Decision
@@ -1413,7 +1414,7 @@ def repurchase_gaps(orders: ibis.Table, *, as_of: Any = None) -> pd.DataFrame:
     past = orders.filter(
         orders.customer_id.notnull() & (orders.ordered_at <= _timestamp_literal(cutoff, orders))
     )
-    day = (past.ordered_at.epoch_seconds().cast("float64") / SECONDS_PER_DAY).floor()
+    day = periods.day_number(past.ordered_at)
     daily = past.group_by(customer_id=past.customer_id, day=day).aggregate(n=ibis._.count())
     previous = daily.day.lag().over(ibis.window(group_by="customer_id", order_by="day"))
     gaps = daily.mutate(gap_days=(daily.day - previous).cast("int64"))
